@@ -1,0 +1,11 @@
+// aio/aio.hpp — everything aio offers: asyncio's model in C++20.
+#pragma once
+
+#include "aio/coro.hpp"
+#include "aio/errors.hpp"
+#include "aio/event_loop.hpp"
+#include "aio/future.hpp"
+#include "aio/handle.hpp"
+#include "aio/run.hpp"
+#include "aio/sleep.hpp"
+#include "aio/task.hpp"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build, the tests and the benchmarks need,
+# when any is missing. Safe to run repeatedly: it does nothing when all are there.
+set -euo pipefail
+
+packages=(
+  build-essential g++-12 clang-16 libclang-rt-16-dev cmake ninja-build ccache
+  libgtest-dev libgmock-dev libbenchmark-dev
+  liburing-dev nlohmann-json3-dev
+  python3 python3-uvloop libboost1.81-dev librust-tokio-dev cargo
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,228 @@
+#include <atomic>
+
+#include "aio/event_loop.hpp"
+
+namespace aio::detail {
+
+namespace {
+std::atomic<std::uint32_t> task_counter{0};
+const std::string empty_string;
+}  // namespace
+
+void schedule_on(EventLoop* loop, Runnable* r) { loop->schedule(r); }
+
+// --- CompletionCore ----------------------------------------------------------
+
+CompletionCore::~CompletionCore() {
+    // Only done callbacks can outlive the object they wait for.
+    while (WaitNode* n = waiters_.pop_front()) n->abandon();
+}
+
+const std::string& CompletionCore::cancel_message() const noexcept {
+    return cancel_message_ ? *cancel_message_ : empty_string;
+}
+
+void CompletionCore::set_cancel_message(std::string msg) {
+    if (msg.empty() && !cancel_message_) return;
+    cancel_message_ = std::make_unique<std::string>(std::move(msg));
+}
+
+void CompletionCore::throw_cancelled() const { throw CancelledError(cancel_message()); }
+
+std::exception_ptr CompletionCore::exception() const {
+    switch (state_) {
+        case CompletionState::pending:
+            throw InvalidStateError("Exception is not set: the object is still pending");
+        case CompletionState::cancelled:
+            throw_cancelled();
+        default:
+            return exception_;
+    }
+}
+
+void CompletionCore::check_result() const {
+    switch (state_) {
+        case CompletionState::pending:
+            throw InvalidStateError("Result is not set: the object is still pending");
+        case CompletionState::cancelled:
+            throw_cancelled();
+        case CompletionState::failed:
+            std::rethrow_exception(exception_);
+        case CompletionState::finished:
+            return;
+    }
+}
+
+std::size_t remove_done_callback(CompletionCore* core, CallbackId id) noexcept {
+    WaitNode* first = core->waiters_front();
+    if (!first) return 0;
+    WaitNode* n = first;
+    do {
+        if (n == id.node) {
+            core->remove_waiter(n);
+            n->abandon();
+            return 1;
+        }
+        n = n->next;
+    } while (n != first);
+    return 0;
+}
+
+// --- FutureCore ---------------------------------------------------------------
+
+void FutureCore::check_settable(const char* what) const {
+    if (done()) throw InvalidStateError(std::string(what) + ": the future is already done");
+}
+
+void FutureCore::finish(CompletionState s) {
+    state_ = s;
+    waiters_.wake_all();
+}
+
+void FutureCore::finish_with_result() { finish(CompletionState::finished); }
+
+void FutureCore::set_exception(std::exception_ptr e) {
+    check_settable("set_exception");
+    if (!e) throw std::invalid_argument("set_exception: null exception_ptr");
+    exception_ = std::move(e);
+    finish(CompletionState::failed);
+}
+
+bool FutureCore::cancel(std::string msg) {
+    if (done()) return false;
+    set_cancel_message(std::move(msg));
+    finish(CompletionState::cancelled);
+    return true;
+}
+
+// --- TaskCore -------------------------------------------------------------------
+
+TaskCore::TaskCore(EventLoop* loop, std::string_view name)
+    : CompletionCore(loop) {
+    // As asyncio: only unnamed tasks consume a number of the "Task-N" series.
+    if (name.empty())
+        task_number_ = task_counter.fetch_add(1, std::memory_order_relaxed) + 1;
+    else
+        name_ = std::make_unique<std::string>(name);
+}
+
+TaskCore::~TaskCore() = default;
+
+std::string TaskCore::name() const { return name_ ? *name_ : "Task-" + std::to_string(task_number_); }
+
+void TaskCore::set_name(std::string name) { name_ = std::make_unique<std::string>(std::move(name)); }
+
+void TaskCore::run() {
+    ThreadContext& ctx = tls_context;
+    std::coroutine_handle<> h;
+    if (!started_) {
+        started_ = true;
+        if (must_cancel_) {  // cancelled before its first step: the body never runs
+            must_cancel_ = false;
+            destroy_frame();
+            finish(CompletionState::cancelled);
+            return;
+        }
+        h = root();
+    } else {
+        h = awaiting_->handle();
+    }
+    TaskCore* outer = ctx.task;
+    ctx.task = this;
+    ctx.root_returned = false;
+    // The driver: Coro awaits and returns hand the next frame back here
+    // instead of resuming it from inside another frame.
+    do {
+        ctx.next = nullptr;
+        h.resume();
+        h = ctx.next;
+    } while (h);
+    ctx.task = outer;
+    if (ctx.root_returned) {
+        ctx.root_returned = false;
+        complete();
+    }
+}
+
+void TaskCore::complete() {
+    std::exception_ptr e = harvest();
+    if (!e) {
+        finish(CompletionState::finished);
+        return;
+    }
+    try {
+        std::rethrow_exception(e);
+    } catch (const CancelledError& c) {
+        set_cancel_message(c.message());
+        finish(CompletionState::cancelled);
+        return;
+    } catch (...) {
+    }
+    exception_ = std::move(e);
+    finish(CompletionState::failed);
+}
+
+void TaskCore::finish(CompletionState s) {
+    state_ = s;
+    awaiting_ = nullptr;
+    waiters_.wake_all();
+    loop_->unregister_task(this);  // drops the loop's reference: may delete this
+}
+
+bool TaskCore::cancel(std::string msg) {
+    if (done()) return false;
+    ++cancel_requests_;
+    set_cancel_message(std::move(msg));
+    if (awaiting_ && awaiting_->cancel_wait()) return true;
+    must_cancel_ = true;
+    return true;
+}
+
+std::uint32_t TaskCore::uncancel() noexcept {
+    if (cancel_requests_ > 0 && --cancel_requests_ == 0) must_cancel_ = false;
+    return cancel_requests_;
+}
+
+TaskCore& current_task_core(const char* what) {
+    if (TaskCore* t = tls_context.task) return *t;
+    throw RuntimeError(std::string(what) + ": not called from an aio task");
+}
+
+void run_until_done(EventLoop& loop, CompletionCore* core) {
+    struct StopLoop final : WaitNode {
+        EventLoop* loop;
+        explicit StopLoop(EventLoop* l) : loop(l) {}
+        void wake() override { loop->stop(); }
+    } stopper(&loop);
+    if (core->done()) return;
+    core->add_waiter(&stopper);
+    try {
+        loop.run_forever();
+    } catch (...) {
+        if (stopper.linked()) core->remove_waiter(&stopper);
+        throw;
+    }
+    if (stopper.linked()) {
+        core->remove_waiter(&stopper);
+        throw RuntimeError("Event loop stopped before the awaited object completed");
+    }
+}
+
+}  // namespace aio::detail
+
+namespace aio {
+
+std::optional<AnyTask> current_task() {
+    if (detail::TaskCore* t = detail::tls_context.task) return AnyTask(t);
+    return std::nullopt;
+}
+
+std::vector<AnyTask> all_tasks() {
+    EventLoop& loop = get_running_loop();
+    std::vector<AnyTask> out;
+    out.reserve(loop.live_task_count());
+    loop.for_each_live_task([&](detail::TaskCore* t) { out.emplace_back(t); });
+    return out;
+}
+
+}  // namespace aio
