@@ -25,9 +25,9 @@
 
 namespace aio {
 
-template <class T>
+template <class T = void>
 class Task;
-template <class T>
+template <class T = void>
 class Future;
 
 namespace detail {

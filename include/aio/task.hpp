@@ -94,7 +94,7 @@ std::invoke_result_t<F&> invoke_in_frame(F fn) {
 
 }  // namespace detail
 
-template <class T = void>
+template <class T>
 class Task {
     using State = detail::TaskState<T>;
 

@@ -13,7 +13,9 @@ bool debug_from_environment() {
 
 Runner::Runner(RunOptions options) {
     if (detail::tls_context.loop)
-        throw RuntimeError("aio::Runner cannot be created while an event loop is running on this thread");
+        throw RuntimeError(
+            "aio::run() and aio::Runner cannot be called from a running event loop; "
+            "inside a coroutine, co_await the coroutine instead");
     loop_.emplace();
     loop_->set_debug(options.debug.value_or(debug_from_environment()));
 }

@@ -69,7 +69,8 @@ inline void pool_deallocate(void* block, std::size_t size) noexcept {
         return;
     }
 #endif
-    ::operator delete(block, size);
+    (void)size;
+    ::operator delete(block);
 }
 
 /// Base for objects allocated from the pool with sized delete.

@@ -1,0 +1,44 @@
+# aio — the two commands: `make demo` (the main job) and `make test` (every test).
+# Each build configuration lives in build/<name> and is built once per run.
+
+JOBS ?= $(shell nproc)
+CMAKE_COMMON = -G Ninja -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+
+# name | compiler | build type | extra flags
+CONFIG_gcc       = -DCMAKE_CXX_COMPILER=g++-12 -DCMAKE_BUILD_TYPE=RelWithDebInfo
+CONFIG_clang     = -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAIO_BUILD_BENCH=OFF
+CONFIG_asan      = -DCMAKE_CXX_COMPILER=g++-12 -DCMAKE_BUILD_TYPE=Debug -DAIO_SANITIZE=address,undefined -DAIO_BUILD_BENCH=OFF
+CONFIG_clang-asan = -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 -DAIO_SANITIZE=address,undefined -DAIO_BUILD_BENCH=OFF
+TEST_CONFIGS = gcc clang asan clang-asan
+
+export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+
+.PHONY: all deps test demo bench clean $(addprefix build-,$(TEST_CONFIGS)) $(addprefix test-,$(TEST_CONFIGS))
+
+all: build-gcc
+
+deps:
+	@bash scripts/install-deps.sh
+
+build/%/build.ninja: | deps
+	cmake -S . -B build/$* $(CMAKE_COMMON) $(CONFIG_$*)
+
+build-%: build/%/build.ninja
+	cmake --build build/$* -j $(JOBS)
+
+test-%: build-%
+	cd build/$* && ctest --output-on-failure -j $(JOBS)
+
+# Every configuration: g++ and clang optimised, both with ASan+UBSan.
+test: $(addprefix test-,$(TEST_CONFIGS))
+	@echo "make test: all configurations passed ($(TEST_CONFIGS))"
+
+demo: build-gcc
+	@bash examples/tour.sh build/gcc
+
+bench: build-gcc
+	@bash bench/run_all.sh build/gcc
+
+clean:
+	rm -rf build

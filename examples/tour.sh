@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The tour: runs every example of the seed guide, ported to C++, in order,
+# and prints what each prints with its wall time.
+set -euo pipefail
+build=${1:-build/gcc}
+status=0
+for program in $(ls "$build"/examples/ | grep -E '^[0-9]{2}_' | sort); do
+  path="$build/examples/$program"
+  [ -x "$path" ] || continue
+  printf '\n=== %s ===\n' "$program"
+  start=$(date +%s.%N)
+  if ! "$path"; then
+    echo "!!! $program failed"
+    status=1
+  fi
+  end=$(date +%s.%N)
+  awk -v p="$program" -v s="$start" -v e="$end" 'BEGIN { printf "--- %s took %.2f s\n", p, e - s }'
+done
+exit $status
