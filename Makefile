@@ -21,13 +21,12 @@ all: build-gcc
 deps:
 	@bash scripts/install-deps.sh
 
-build/%/build.ninja: | deps
-	cmake -S . -B build/$* $(CMAKE_COMMON) $(CONFIG_$*)
-
-build-%: build/%/build.ninja
+# Static pattern rules: implicit rules are never searched for .PHONY targets.
+$(addprefix build-,$(TEST_CONFIGS)): build-%: | deps
+	@[ -f build/$*/build.ninja ] || cmake -S . -B build/$* $(CMAKE_COMMON) $(CONFIG_$*)
 	cmake --build build/$* -j $(JOBS)
 
-test-%: build-%
+$(addprefix test-,$(TEST_CONFIGS)): test-%: build-%
 	cd build/$* && ctest --output-on-failure -j $(JOBS)
 
 # Every configuration: g++ and clang optimised, both with ASan+UBSan.
