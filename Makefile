@@ -11,6 +11,10 @@ CONFIG_asan      = -DCMAKE_CXX_COMPILER=g++-12 -DCMAKE_BUILD_TYPE=Debug -DAIO_SA
 CONFIG_clang-asan = -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 -DAIO_SANITIZE=address,undefined -DAIO_BUILD_BENCH=OFF
 TEST_CONFIGS = gcc clang asan clang-asan
 
+# ccache: share the cache between clones in different folders (CI clones anew).
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+
 export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
