@@ -53,46 +53,87 @@ class CoroPromiseBase : public PoolAllocated {
 public:
     std::suspend_always initial_suspend() const noexcept { return {}; }
     FinalAwaiter final_suspend() const noexcept { return {}; }
-    void unhandled_exception() noexcept { exception = std::current_exception(); }
-    void rethrow_if_failed() {
-        if (exception) std::rethrow_exception(std::exchange(exception, nullptr));
-    }
 
     std::coroutine_handle<> continuation{};  // null for a task's root
-    std::exception_ptr exception;
 };
 
+/// Result storage: the value and the exception share one slot, since a
+/// coroutine ends with exactly one of them.
 template <class T>
 class CoroPromise : public CoroPromiseBase {
 public:
+    CoroPromise() noexcept {}
+    CoroPromise(const CoroPromise&) = delete;
+    CoroPromise& operator=(const CoroPromise&) = delete;
+    ~CoroPromise() { reset(); }
+
     template <class U = T>
         requires std::convertible_to<U&&, T>
     void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
-        value.emplace(std::forward<U>(v));
+        ::new (static_cast<void*>(std::addressof(value_))) T(std::forward<U>(v));
+        slot_ = Slot::value;
+    }
+    void unhandled_exception() noexcept {
+        reset();  // a local's destructor may throw after co_return
+        ::new (static_cast<void*>(std::addressof(exception_))) std::exception_ptr(std::current_exception());
+        slot_ = Slot::exception;
+    }
+    /// The exception the body ended with (null if it returned a value).
+    std::exception_ptr take_exception() noexcept {
+        if (slot_ != Slot::exception) return nullptr;
+        std::exception_ptr e = std::move(exception_);
+        reset();
+        return e;
     }
     T take_result() {
-        rethrow_if_failed();
-        return std::move(*value);
+        if (slot_ == Slot::exception) std::rethrow_exception(take_exception());
+        return std::move(value_);
     }
-    std::optional<T> value;
+
+private:
+    enum class Slot : unsigned char { empty, value, exception };
+    void reset() noexcept {
+        if (slot_ == Slot::value)
+            value_.~T();
+        else if (slot_ == Slot::exception)
+            exception_.~exception_ptr();
+        slot_ = Slot::empty;
+    }
+    union {
+        T value_;
+        std::exception_ptr exception_;
+    };
+    Slot slot_ = Slot::empty;
 };
 
 template <class T>
 class CoroPromise<T&> : public CoroPromiseBase {
 public:
-    void return_value(T& v) noexcept { value = std::addressof(v); }
+    void return_value(T& v) noexcept { value_ = std::addressof(v); }
+    void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+    std::exception_ptr take_exception() noexcept { return std::exchange(exception_, nullptr); }
     T& take_result() {
-        rethrow_if_failed();
-        return *value;
+        if (exception_) std::rethrow_exception(take_exception());
+        return *value_;
     }
-    T* value = nullptr;
+
+private:
+    T* value_ = nullptr;
+    std::exception_ptr exception_;
 };
 
 template <>
 class CoroPromise<void> : public CoroPromiseBase {
 public:
     void return_void() noexcept {}
-    void take_result() { rethrow_if_failed(); }
+    void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+    std::exception_ptr take_exception() noexcept { return std::exchange(exception_, nullptr); }
+    void take_result() {
+        if (exception_) std::rethrow_exception(take_exception());
+    }
+
+private:
+    std::exception_ptr exception_;
 };
 
 }  // namespace detail

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <type_traits>
 
 #include "aio/event_loop.hpp"
 
@@ -17,8 +18,11 @@ namespace detail {
 
 class SleepAwaiter : public Suspension, public TimerNode {
 public:
-    explicit SleepAwaiter(Clock::duration delay) noexcept : delay_(delay) {}
-    SleepAwaiter(SleepAwaiter&& o) noexcept : delay_(o.delay_) {}
+    // Until the await starts, when_ns holds the delay; it becomes the
+    // deadline when the task suspends (one field: this lives in every
+    // sleeping frame).
+    explicit SleepAwaiter(Clock::duration delay) noexcept { when_ns = delay.count(); }
+    SleepAwaiter(SleepAwaiter&& o) noexcept { when_ns = o.when_ns; }
     ~SleepAwaiter() {
         if (armed()) task_->loop()->disarm_timer(this);
     }
@@ -26,18 +30,19 @@ public:
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) {
         EventLoop& loop = running_loop_for("aio::sleep");
-        if (delay_ <= Clock::duration::zero()) {
+        static_assert(std::is_same_v<Clock::duration, std::chrono::nanoseconds>);
+        if (when_ns <= 0) {
             suspend_here(h);
             loop.schedule(task_);
             return;
         }
-        when_ns = EventLoop::to_ns(loop.time() + delay_);
+        when_ns += EventLoop::to_ns(loop.time());
         loop.arm_timer(this);
         suspend_here(h);
     }
     void await_resume() {
         resume_here();
-        if (cancelled_) throw CancelledError(task_->cancel_message());
+        if (heap_index == cancelled) throw CancelledError(task_->cancel_message());
     }
 
 private:
@@ -45,13 +50,10 @@ private:
     bool cancel_wait() override {
         if (!armed()) return false;  // already due or a sleep(0): the task is queued
         task_->loop()->disarm_timer(this);
-        cancelled_ = true;
+        heap_index = cancelled;
         task_->loop()->schedule(task_);
         return true;
     }
-
-    Clock::duration delay_;
-    bool cancelled_ = false;
 };
 
 }  // namespace detail

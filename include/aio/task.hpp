@@ -29,13 +29,23 @@ namespace aio {
 
 namespace detail {
 
+/// A task's state. Until the root coroutine returns, it owns the frame;
+/// afterwards the frame is gone and the same bytes hold the result.
 template <class T>
 class TaskState final : public TaskCore {
+    using Handle = typename Coro<T>::handle_type;
+    using Value = std::conditional_t<std::is_reference_v<T>, std::remove_reference_t<T>*,
+                                     std::conditional_t<std::is_void_v<T>, char, T>>;
+
 public:
-    TaskState(EventLoop* loop, typename Coro<T>::handle_type root, std::string_view name)
-        : TaskCore(loop, name), root_(root) {}
+    TaskState(EventLoop* loop, Handle root, std::string_view name) : TaskCore(loop, name) {
+        ::new (static_cast<void*>(&root_)) Handle(root);
+    }
     ~TaskState() override {
-        if (root_) root_.destroy();
+        if (holds_value())
+            value_.~Value();
+        else if (root_)
+            root_.destroy();
     }
 
     /// The result once finished (check_result() first).
@@ -43,42 +53,53 @@ public:
         if constexpr (std::is_reference_v<T>)
             return static_cast<T>(*value_);
         else if constexpr (!std::is_void_v<T>)
-            return static_cast<const T&>(*value_);
+            return static_cast<const T&>(value_);
     }
     decltype(auto) take_value() {
         if constexpr (std::is_reference_v<T>)
             return static_cast<T>(*value_);
         else if constexpr (!std::is_void_v<T>)
-            return T(std::move(*value_));
+            return T(std::move(value_));
     }
 
 private:
+    bool holds_value() const noexcept { return !std::is_void_v<T> && value_stored_; }
+
     std::coroutine_handle<> root() const noexcept override { return root_; }
     void destroy_frame() noexcept override {
-        if (root_) root_.destroy();
-        root_ = nullptr;
+        if (!holds_value() && root_) {
+            root_.destroy();
+            root_ = nullptr;
+        }
     }
 
     std::exception_ptr harvest() noexcept override {
-        auto& promise = root_.promise();
-        std::exception_ptr e = std::move(promise.exception);
+        Handle frame = root_;
+        std::exception_ptr e = frame.promise().take_exception();
         if constexpr (!std::is_void_v<T>) {
             if (!e) {
-                if constexpr (std::is_reference_v<T>)
-                    value_ = promise.value;
-                else
-                    value_.emplace(std::move(*promise.value));
+                Value v = [&]() -> Value {
+                    if constexpr (std::is_reference_v<T>)
+                        return std::addressof(frame.promise().take_result());
+                    else
+                        return frame.promise().take_result();
+                }();
+                frame.destroy();
+                root_.~Handle();
+                ::new (static_cast<void*>(&value_)) Value(std::move(v));
+                value_stored_ = true;
+                return nullptr;
             }
         }
-        root_.destroy();
+        frame.destroy();
         root_ = nullptr;
         return e;
     }
 
-    typename Coro<T>::handle_type root_;
-    using Stored = std::conditional_t<std::is_reference_v<T>, std::remove_reference_t<T>*,
-                                      std::optional<std::conditional_t<std::is_void_v<T>, char, T>>>;
-    [[no_unique_address]] Stored value_{};
+    union {
+        Handle root_;
+        Value value_;
+    };
 };
 
 template <class F>

@@ -18,13 +18,18 @@ CompletionCore::~CompletionCore() {
     while (WaitNode* n = waiters_.pop_front()) n->abandon();
 }
 
+CompletionCore::Extra& CompletionCore::extra() {
+    if (!extra_) extra_ = std::make_unique<Extra>();
+    return *extra_;
+}
+
 const std::string& CompletionCore::cancel_message() const noexcept {
-    return cancel_message_ ? *cancel_message_ : empty_string;
+    return extra_ ? extra_->cancel_message : empty_string;
 }
 
 void CompletionCore::set_cancel_message(std::string msg) {
-    if (msg.empty() && !cancel_message_) return;
-    cancel_message_ = std::make_unique<std::string>(std::move(msg));
+    if (msg.empty() && !extra_) return;
+    extra().cancel_message = std::move(msg);
 }
 
 void CompletionCore::throw_cancelled() const { throw CancelledError(cancel_message()); }
@@ -103,14 +108,21 @@ TaskCore::TaskCore(EventLoop* loop, std::string_view name)
     if (name.empty())
         task_number_ = task_counter.fetch_add(1, std::memory_order_relaxed) + 1;
     else
-        name_ = std::make_unique<std::string>(name);
+        set_name(std::string(name));
 }
 
 TaskCore::~TaskCore() = default;
 
-std::string TaskCore::name() const { return name_ ? *name_ : "Task-" + std::to_string(task_number_); }
+std::string TaskCore::name() const {
+    if (extra_ && extra_->named) return extra_->name;
+    return "Task-" + std::to_string(task_number_);
+}
 
-void TaskCore::set_name(std::string name) { name_ = std::make_unique<std::string>(std::move(name)); }
+void TaskCore::set_name(std::string name) {
+    Extra& e = extra();
+    e.name = std::move(name);
+    e.named = true;
+}
 
 void TaskCore::run() {
     ThreadContext& ctx = tls_context;

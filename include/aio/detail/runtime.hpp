@@ -96,12 +96,13 @@ private:
 /// garbage left behind.
 class TimerNode {
 public:
-    static constexpr std::size_t npos = ~std::size_t{0};
+    static constexpr std::size_t npos = ~std::size_t{0};      // not in the heap
+    static constexpr std::size_t cancelled = npos - 1;         // not in the heap: cancelled
     std::int64_t when_ns = 0;    // steady_clock nanoseconds
     std::uint64_t sequence = 0;  // FIFO among equal deadlines
     std::size_t heap_index = npos;
 
-    bool armed() const noexcept { return heap_index != npos; }
+    bool armed() const noexcept { return heap_index < cancelled; }
     /// The deadline passed; the node is already out of the heap.
     virtual void fire(EventLoop& loop) = 0;
     /// The loop closes with this timer still armed.
@@ -192,12 +193,19 @@ protected:
     // Task-only fields packed here to keep a task small.
     bool must_cancel_ = false;
     bool started_ = false;
-    std::uint8_t reserved_ = 0;
+    bool value_stored_ = false;  // TaskState: the result replaced the frame
     std::uint32_t cancel_requests_ = 0;
     std::uint32_t task_number_ = 0;
     WaitList waiters_;
     std::exception_ptr exception_;
-    std::unique_ptr<std::string> cancel_message_;
+    // Rarely used, so allocated on first use: one pointer in every object.
+    struct Extra {
+        std::string cancel_message;
+        std::string name;
+        bool named = false;
+    };
+    Extra& extra();
+    std::unique_ptr<Extra> extra_;
     EventLoop* loop_;
 };
 
@@ -268,7 +276,6 @@ private:
     void finish(CompletionState s);
 
     Suspension* awaiting_ = nullptr;
-    std::unique_ptr<std::string> name_;
 };
 
 inline void Suspension::suspend_here(std::coroutine_handle<> h) {
