@@ -1,8 +1,12 @@
 #!/usr/bin/python3
 """Python asyncio / uvloop peer for the aio core benchmarks.
 
-Usage: /usr/bin/python3 asyncio_bench.py [--uvloop] spawn|timers|switch N
+Usage: /usr/bin/python3 asyncio_bench.py [--uvloop] [--no-gc] spawn|timers|switch N
 Prints exactly one JSON line to stdout.
+
+--no-gc disables Python's cyclic GC during the workload (impl gets a "-nogc"
+suffix). Not used by run_core.sh: default asyncio keeps the GC on, which costs
+a lot with 1e6 live tasks; the flag shows how much.
 
   spawn : N tasks (loop.create_task) each returning its index, awaited in
           creation order and summed (sum is checked).
@@ -101,6 +105,9 @@ async def switch_main(n):
     first = loop.create_future()
     a = loop.create_task(pong(first, n))
     b = loop.create_task(ping(first, n))
+    # Each future's result is the next future: holding `first` would keep the
+    # whole 2N-long chain alive (and its recursive dealloc overflows the C stack).
+    del first
     await a
     await b
     return time.perf_counter() - t0
@@ -108,12 +115,13 @@ async def switch_main(n):
 
 def main(argv):
     use_uvloop = "--uvloop" in argv
-    args = [a for a in argv if a != "--uvloop"]
+    no_gc = "--no-gc" in argv
+    args = [a for a in argv if a not in ("--uvloop", "--no-gc")]
     if len(args) != 2 or args[0] not in ("spawn", "timers", "switch"):
         print(__doc__, file=sys.stderr)
         return 2
     workload, n = args[0], int(args[1])
-    impl = "uvloop" if use_uvloop else "asyncio"
+    impl = ("uvloop" if use_uvloop else "asyncio") + ("-nogc" if no_gc else "")
     if use_uvloop:
         import uvloop
         loop = uvloop.new_event_loop()
@@ -127,6 +135,8 @@ def main(argv):
         main_coro = {"spawn": spawn_main, "switch": switch_main}[workload]
 
     gc.collect()
+    if no_gc:
+        gc.disable()
     reset_peak()
     rss_before = status_kb("VmRSS")
     secs = loop.run_until_complete(main_coro(n))
