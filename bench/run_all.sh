@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# make bench: every benchmark suite against its peers, in one run.
+# Each bench/run_<suite>.sh takes the build directory and prints JSON lines
+# and a table of medians and aio/peer ratios.
+set -u
+build=${1:-build/gcc}
+here=$(cd "$(dirname "$0")" && pwd)
+status=0
+for suite in "$here"/run_*.sh; do
+  [ "$(basename "$suite")" = run_all.sh ] && continue
+  printf '\n##### %s #####\n' "$(basename "$suite" .sh)"
+  bash "$suite" "$build" || status=1
+done
+exit $status
