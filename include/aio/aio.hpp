@@ -6,6 +6,7 @@
 #include "aio/event_loop.hpp"
 #include "aio/future.hpp"
 #include "aio/handle.hpp"
+#include "aio/log.hpp"
 #include "aio/run.hpp"
 #include "aio/sleep.hpp"
 #include "aio/task.hpp"

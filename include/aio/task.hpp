@@ -127,34 +127,34 @@ public:
 
     /// Requests cancellation (see the header comment). Returns false if the
     /// task is already done.
-    bool cancel(std::string msg = {}) { return state_->cancel(std::move(msg)); }
-    bool cancelled() const noexcept { return state_->cancelled(); }
-    bool done() const noexcept { return state_->done(); }
+    bool cancel(std::string msg = {}) { return state()->cancel(std::move(msg)); }
+    bool cancelled() const { return state()->cancelled(); }
+    bool done() const { return state()->done(); }
     /// The number of pending cancellation requests.
-    std::uint32_t cancelling() const noexcept { return state_->cancelling(); }
+    std::uint32_t cancelling() const { return state()->cancelling(); }
     /// Takes back one cancellation request; returns the remaining count.
-    std::uint32_t uncancel() noexcept { return state_->uncancel(); }
+    std::uint32_t uncancel() { return state()->uncancel(); }
 
     /// The result; rethrows the task's exception, raises CancelledError if it
     /// was cancelled and InvalidStateError while it runs.
     decltype(auto) result() const {
-        state_->check_result();
-        return state_->value();
+        state()->check_result();
+        return state()->value();
     }
-    std::exception_ptr exception() const { return state_->exception(); }
+    std::exception_ptr exception() const { return state()->exception(); }
 
     /// "Task-N" unless named at creation or by set_name().
-    std::string get_name() const { return state_->name(); }
-    void set_name(std::string name) { state_->set_name(std::move(name)); }
+    std::string get_name() const { return state()->name(); }
+    void set_name(std::string name) { state()->set_name(std::move(name)); }
 
     /// Calls `fn(task)` (or `fn()`) through call_soon once the task is done.
     template <class F>
     CallbackId add_done_callback(F&& fn) {
-        return detail::add_done_callback<Task>(state_.get(), std::forward<F>(fn));
+        return detail::add_done_callback<Task>(state(), std::forward<F>(fn));
     }
-    std::size_t remove_done_callback(CallbackId id) noexcept { return detail::remove_done_callback(state_.get(), id); }
+    std::size_t remove_done_callback(CallbackId id) { return detail::remove_done_callback(state(), id); }
 
-    EventLoop& get_loop() const noexcept { return *state_->loop(); }
+    EventLoop& get_loop() const { return *state()->loop(); }
     explicit operator bool() const noexcept { return static_cast<bool>(state_); }
 
     /// Awaiting a task gives its result or rethrows its exception. Cancelling
@@ -180,8 +180,8 @@ public:
     };
     /// From an lvalue the result is copied (a move-only result is moved out:
     /// await such a task once); from an rvalue it is moved.
-    Awaiter<false> operator co_await() const& noexcept { return Awaiter<false>(state_.get()); }
-    Awaiter<true> operator co_await() && noexcept { return Awaiter<true>(state_.get()); }
+    Awaiter<false> operator co_await() const& { return Awaiter<false>(state()); }
+    Awaiter<true> operator co_await() && { return Awaiter<true>(state()); }
 
     static Task from_core(detail::CompletionCore* core) {
         return Task(detail::IntrusivePtr<State>(static_cast<State*>(core)));
@@ -190,14 +190,19 @@ public:
     detail::CompletionCore* completion_core() const noexcept { return state_.get(); }
     /// Moves the result out (rethrowing as result() does); for one consumer.
     T take_result() {
-        state_->check_result();
-        if constexpr (!std::is_void_v<T>) return state_->take_value();
+        state()->check_result();
+        if constexpr (!std::is_void_v<T>) return state()->take_value();
     }
     friend bool operator==(const Task& a, const Task& b) noexcept { return a.state_ == b.state_; }
 
 private:
     friend class EventLoop;
     explicit Task(detail::IntrusivePtr<State> s) noexcept : state_(std::move(s)) {}
+    /// Every operation on an empty handle raises InvalidStateError.
+    State* state() const {
+        if (!state_) throw InvalidStateError("operation on an empty aio::Task handle");
+        return state_.get();
+    }
     detail::IntrusivePtr<State> state_;
 };
 

@@ -1,5 +1,7 @@
 #include "aio/event_loop.hpp"
 
+#include "aio/log.hpp"
+
 #include <cxxabi.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -306,7 +308,7 @@ void EventLoop::close() {
     // and their awaiters unlink from timers, waiter lists and descriptors.
     std::vector<detail::IntrusivePtr<detail::TaskCore>> pending;
     for (detail::TaskCore* t = live_tasks_; t; t = t->next_live) pending.emplace_back(t);
-    for (auto& t : pending) t->destroy_frame();
+    for (auto& t : pending) t->abandon_on_close();
     for (auto& t : pending) unregister_task(t.get());
     pending.clear();
     {
@@ -365,11 +367,10 @@ void EventLoop::call_exception_handler(const ExceptionContext& context) {
 }
 
 void EventLoop::default_exception_handler(const ExceptionContext& context) {
-    std::string line = "aio: " + context.message;
+    std::string line = context.message;
     if (!context.task_name.empty()) line += "\n  task: " + context.task_name;
     if (context.exception) line += "\n  exception: " + describe_exception(context.exception);
-    line += '\n';
-    std::fwrite(line.data(), 1, line.size(), stderr);
+    log(LogLevel::error, line);
 }
 
 EventLoop& get_running_loop() { return detail::running_loop_for("aio::get_running_loop"); }

@@ -1,6 +1,7 @@
 #include <atomic>
 
 #include "aio/event_loop.hpp"
+#include "aio/log.hpp"
 
 namespace aio::detail {
 
@@ -17,6 +18,15 @@ CompletionCore::~CompletionCore() {
     // Only done callbacks can outlive the object they wait for.
     while (WaitNode* n = waiters_.pop_front()) n->abandon();
 }
+
+namespace {
+void report_unretrieved(const char* what, const std::string& name, const std::exception_ptr& e) {
+    std::string msg = std::string(what) + " exception was never retrieved";
+    if (!name.empty()) msg += "\n  task: " + name;
+    msg += "\n  exception: " + describe_exception(e);
+    log(LogLevel::error, msg);
+}
+}  // namespace
 
 CompletionCore::Extra& CompletionCore::extra() {
     if (!extra_) extra_ = std::make_unique<Extra>();
@@ -35,6 +45,7 @@ void CompletionCore::set_cancel_message(std::string msg) {
 void CompletionCore::throw_cancelled() const { throw CancelledError(cancel_message()); }
 
 std::exception_ptr CompletionCore::exception() const {
+    retrieved_ = true;
     switch (state_) {
         case CompletionState::pending:
             throw InvalidStateError("Exception is not set: the object is still pending");
@@ -46,6 +57,7 @@ std::exception_ptr CompletionCore::exception() const {
 }
 
 void CompletionCore::check_result() const {
+    retrieved_ = true;
     switch (state_) {
         case CompletionState::pending:
             throw InvalidStateError("Result is not set: the object is still pending");
@@ -111,7 +123,22 @@ TaskCore::TaskCore(EventLoop* loop, std::string_view name)
         set_name(std::string(name));
 }
 
-TaskCore::~TaskCore() = default;
+TaskCore::~TaskCore() {
+    if (state_ == CompletionState::failed && !retrieved_) report_unretrieved("Task", name(), exception_);
+}
+
+FutureCore::~FutureCore() {
+    if (state_ == CompletionState::failed && !retrieved_) report_unretrieved("Future", {}, exception_);
+}
+
+void TaskCore::abandon_on_close() {
+    log(LogLevel::error, "Task was destroyed but it is pending!\n  task: " + name());
+    destroy_frame();
+    awaiting_ = nullptr;
+    set_cancel_message("event loop closed");
+    state_ = CompletionState::cancelled;
+    while (WaitNode* n = waiters_.pop_front()) n->abandon();
+}
 
 std::string TaskCore::name() const {
     if (extra_ && extra_->named) return extra_->name;

@@ -34,6 +34,8 @@ public:
 
     bool await_ready() const noexcept { return core_->done(); }
     void await_suspend(std::coroutine_handle<> h) {
+        if (core_ == static_cast<CompletionCore*>(tls_context.task))
+            throw RuntimeError("a task cannot await itself (it would never finish)");
         core_->add_waiter(this);
         suspend_here(h);
     }

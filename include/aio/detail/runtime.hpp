@@ -194,7 +194,10 @@ protected:
     bool must_cancel_ = false;
     bool started_ = false;
     bool value_stored_ = false;  // TaskState: the result replaced the frame
-    std::uint32_t cancel_requests_ = 0;
+    std::uint16_t cancel_requests_ = 0;
+    // result() or exception() was asked, or the object was awaited: a failure
+    // nobody retrieved is reported when the last handle goes.
+    mutable bool retrieved_ = false;
     std::uint32_t task_number_ = 0;
     WaitList waiters_;
     std::exception_ptr exception_;
@@ -213,6 +216,7 @@ protected:
 class FutureCore : public CompletionCore {
 public:
     explicit FutureCore(EventLoop* loop) noexcept : CompletionCore(loop) {}
+    ~FutureCore() override;
 
     bool cancel(std::string msg);
     void set_exception(std::exception_ptr e);
@@ -250,6 +254,9 @@ public:
     bool cancel(std::string msg);
     std::uint32_t cancelling() const noexcept { return cancel_requests_; }
     std::uint32_t uncancel() noexcept;
+    /// The loop closes with this task pending: destroy the frame unresumed,
+    /// report it, and leave the task cancelled.
+    void abandon_on_close();
 
     std::string name() const;
     void set_name(std::string name);
