@@ -1,6 +1,7 @@
 // aio/aio.hpp — everything aio offers: asyncio's model in C++20.
 #pragma once
 
+#include "aio/call_graph.hpp"
 #include "aio/coro.hpp"
 #include "aio/errors.hpp"
 #include "aio/event_loop.hpp"

@@ -41,20 +41,21 @@ struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <class Promise>
     void await_suspend(std::coroutine_handle<Promise> h) noexcept {
-        if (std::coroutine_handle<> next = h.promise().continuation)
-            tls_context.next = next;
-        else
-            tls_context.root_returned = true;
+        ThreadContext& ctx = tls_context;
+        if (FrameLink* link = h.promise().link) {
+            ctx.next = link->parent;
+            ctx.task->top_frame = link->parent_info;
+        } else {
+            ctx.root_returned = true;
+        }
     }
     void await_resume() const noexcept {}
 };
 
-class CoroPromiseBase : public PoolAllocated {
+class CoroPromiseBase : public FrameInfo, public PoolAllocated {
 public:
     std::suspend_always initial_suspend() const noexcept { return {}; }
     FinalAwaiter final_suspend() const noexcept { return {}; }
-
-    std::coroutine_handle<> continuation{};  // null for a task's root
 };
 
 /// Result storage: the value and the exception share one slot, since a
@@ -169,21 +170,35 @@ public:
     class Awaiter {
     public:
         explicit Awaiter(handle_type h) noexcept : handle_(h) {}
+        Awaiter(const Awaiter&) = delete;  // the child keeps &link_
+        Awaiter& operator=(const Awaiter&) = delete;
+
         bool await_ready() const {
             if (!handle_) throw InvalidStateError("co_await on an empty Coro (moved from?)");
-            if (handle_.promise().continuation || handle_.done())
+            if (handle_.promise().link || handle_.done())
                 throw InvalidStateError("a Coro can be awaited only once");
             return false;
         }
-        void await_suspend(std::coroutine_handle<> awaiting) const noexcept {
-            assert(detail::tls_context.task && "a Coro runs only inside an aio task");
-            handle_.promise().continuation = awaiting;
-            detail::tls_context.next = handle_;  // the task's driver resumes it
+        // The defaulted location is the co_await expression in the awaiting
+        // body: recorded for call graphs (one store).
+        template <class Promise>
+        void await_suspend(std::coroutine_handle<Promise> awaiting,
+                           std::source_location at = std::source_location::current()) noexcept {
+            detail::ThreadContext& ctx = detail::tls_context;
+            assert(ctx.task && "a Coro runs only inside an aio task");
+            link_.parent = awaiting;
+            link_.at = at;
+            if constexpr (std::is_base_of_v<detail::FrameInfo, Promise>) link_.parent_info = &awaiting.promise();
+            promise_type& child = handle_.promise();
+            child.link = &link_;
+            ctx.task->top_frame = &child;
+            ctx.next = handle_;  // the task's driver resumes it
         }
         decltype(auto) await_resume() const { return handle_.promise().take_result(); }
 
     private:
         handle_type handle_;
+        detail::FrameLink link_;
     };
 
     Awaiter operator co_await() && noexcept { return Awaiter(handle_); }

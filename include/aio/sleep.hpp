@@ -28,17 +28,17 @@ public:
     }
 
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) {
+    void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current()) {
         EventLoop& loop = running_loop_for("aio::sleep");
         static_assert(std::is_same_v<Clock::duration, std::chrono::nanoseconds>);
         if (when_ns <= 0) {
-            suspend_here(h);
+            suspend_here(h, at);
             loop.schedule(task_);
             return;
         }
         when_ns += EventLoop::to_ns(loop.time());
         loop.arm_timer(this);
-        suspend_here(h);
+        suspend_here(h, at);
     }
     void await_resume() {
         resume_here();

@@ -40,6 +40,7 @@ class TaskState final : public TaskCore {
 public:
     TaskState(EventLoop* loop, Handle root, std::string_view name) : TaskCore(loop, name) {
         ::new (static_cast<void*>(&root_)) Handle(root);
+        top_frame = &root.promise();
     }
     ~TaskState() override {
         if (holds_value())

@@ -135,6 +135,7 @@ void TaskCore::abandon_on_close() {
     log(LogLevel::error, "Task was destroyed but it is pending!\n  task: " + name());
     destroy_frame();
     awaiting_ = nullptr;
+    top_frame = nullptr;
     set_cancel_message("event loop closed");
     state_ = CompletionState::cancelled;
     while (WaitNode* n = waiters_.pop_front()) n->abandon();
@@ -204,6 +205,7 @@ void TaskCore::complete() {
 void TaskCore::finish(CompletionState s) {
     state_ = s;
     awaiting_ = nullptr;
+    top_frame = nullptr;
     waiters_.wake_all();
     loop_->unregister_task(this);  // drops the loop's reference: may delete this
 }
@@ -215,6 +217,18 @@ bool TaskCore::cancel(std::string msg) {
     if (awaiting_ && awaiting_->cancel_wait()) return true;
     must_cancel_ = true;
     return true;
+}
+
+std::vector<TaskCore*> TaskCore::awaiting_tasks() const {
+    std::vector<TaskCore*> out;
+    WaitNode* first = waiters_.front();
+    if (!first) return out;
+    WaitNode* n = first;
+    do {
+        if (TaskCore* t = n->waiting_task()) out.push_back(t);
+        n = n->next;
+    } while (n != first);
+    return out;
 }
 
 std::uint32_t TaskCore::uncancel() noexcept {

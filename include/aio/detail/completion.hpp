@@ -33,11 +33,11 @@ public:
     }
 
     bool await_ready() const noexcept { return core_->done(); }
-    void await_suspend(std::coroutine_handle<> h) {
+    void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current()) {
         if (core_ == static_cast<CompletionCore*>(tls_context.task))
             throw RuntimeError("a task cannot await itself (it would never finish)");
         core_->add_waiter(this);
-        suspend_here(h);
+        suspend_here(h, at);
     }
 
 protected:
@@ -46,6 +46,7 @@ protected:
         if (task_) resume_here();
     }
     void wake() override { schedule_on(task_->loop(), task_); }
+    TaskCore* waiting_task() const noexcept override { return task_; }
 
     CompletionCore* core_;
 };

@@ -9,6 +9,8 @@
 
 namespace aio::detail {
 
+class TaskCore;
+
 /// Owning pointer to an object with add_ref()/release().
 template <class T>
 class IntrusivePtr {
@@ -61,6 +63,9 @@ struct WaitNode {
     /// The list dies with the node still linked (a done callback on a future
     /// that never finished): release whatever the node owns.
     virtual void abandon() noexcept {}
+
+    /// The task this node makes wait, if any ("awaited by" in call graphs).
+    virtual TaskCore* waiting_task() const noexcept { return nullptr; }
 
     bool linked() const noexcept { return prev != nullptr; }
 

@@ -10,8 +10,10 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <source_location>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "aio/detail/frame_allocator.hpp"
 #include "aio/detail/intrusive.hpp"
@@ -24,6 +26,23 @@ class EventLoop;
 namespace aio::detail {
 
 class TaskCore;
+struct FrameLink;
+
+/// What every aio coroutine frame records: the frame that awaits it, through
+/// the link in that frame's awaiter (the continuation, and call graphs).
+struct FrameInfo {
+    FrameLink* link = nullptr;  // set while another frame awaits this one
+};
+
+/// Lives in the awaiting frame (inside the awaiter) while it awaits a child:
+/// the frame to resume, and for call graphs the parent's own frame info and
+/// the co_await expression where it waits. Frames that never await a Coro
+/// carry none of this.
+struct FrameLink {
+    std::coroutine_handle<> parent{};
+    FrameInfo* parent_info = nullptr;  // null when the parent is not an aio frame
+    std::source_location at{};
+};
 
 /// What the running thread is doing: the loop it runs, the task being
 /// stepped, and the coroutine the task's driver resumes next.
@@ -137,6 +156,8 @@ public:
 
     std::coroutine_handle<> handle() const noexcept { return handle_; }
     TaskCore* task() const noexcept { return task_; }
+    /// The co_await expression suspended here, when the awaiter recorded it.
+    const std::source_location& location() const noexcept { return at_; }
 
 protected:
     Suspension() = default;
@@ -145,10 +166,14 @@ protected:
     ~Suspension() = default;
 
     inline void suspend_here(std::coroutine_handle<> h);
+    /// Also records `at` (the co_await expression, from a defaulted
+    /// std::source_location parameter of await_suspend) for call graphs.
+    inline void suspend_here(std::coroutine_handle<> h, const std::source_location& at);
     inline void resume_here();
 
     std::coroutine_handle<> handle_{};
     TaskCore* task_ = nullptr;
+    std::source_location at_{};
 };
 
 enum class CompletionState : std::uint8_t { pending, finished, failed, cancelled };
@@ -264,6 +289,11 @@ public:
     // Intrusive list of the loop's live tasks; the list holds one reference.
     TaskCore* prev_live = nullptr;
     TaskCore* next_live = nullptr;
+    /// The innermost aio frame the task runs through (call graphs).
+    FrameInfo* top_frame = nullptr;
+    Suspension* awaiting() const noexcept { return awaiting_; }
+    /// The tasks waiting for this one to finish (call graphs).
+    std::vector<TaskCore*> awaiting_tasks() const;
 
 protected:
     explicit TaskCore(EventLoop* loop, std::string_view name);
@@ -290,6 +320,11 @@ inline void Suspension::suspend_here(std::coroutine_handle<> h) {
     task_ = tls_context.task;
     task_->awaiting_ = this;
     if (task_->must_cancel_ && cancel_wait()) task_->must_cancel_ = false;
+}
+
+inline void Suspension::suspend_here(std::coroutine_handle<> h, const std::source_location& at) {
+    at_ = at;
+    suspend_here(h);
 }
 
 inline void Suspension::resume_here() {

@@ -1,0 +1,121 @@
+// Async call graphs: frames of nested coroutines, tasks awaiting tasks, the
+// formatted dump. Lines are asserted exactly: the graph must point at the
+// co_await where each frame waits.
+#include <string>
+
+#include "support.hpp"
+
+using namespace aio_test;
+
+// Outside the anonymous namespace so the names read plainly.
+constexpr std::uint32_t line_here(std::source_location l = std::source_location::current()) { return l.line(); }
+
+std::uint32_t leaf_line = 0, middle_line = 0, outer_line = 0;
+std::uint32_t waiter_line = 0;
+
+aio::Coro<int> leaf(aio::Future<int> gate) {
+    leaf_line = line_here() + 1;
+    int v = co_await gate;
+    co_return v;
+}
+
+aio::Coro<int> middle(aio::Future<int> gate) {
+    middle_line = line_here() + 1;
+    int v = co_await leaf(gate);
+    co_return v + 1;
+}
+
+aio::Coro<int> outer(aio::Future<int> gate) {
+    outer_line = line_here() + 1;
+    int v = co_await middle(gate);
+    co_return v + 1;
+}
+
+aio::Coro<int> waits_for(aio::Task<int> t) {
+    waiter_line = line_here() + 1;
+    int v = co_await t;
+    co_return v;
+}
+
+namespace {
+
+TEST(CallGraph, NestedCoroutinesInnermostFirst) {
+    aio::run([]() -> aio::Coro<> {
+        aio::Future<int> gate;
+        auto t = aio::create_task(outer(gate), "worker");
+        co_await aio::sleep(0s);
+        auto g = aio::capture_call_graph(t);
+        CO_ASSERT_TRUE(g.has_value());
+        CO_ASSERT_TRUE(g->call_stack.size() == 3u);
+        EXPECT_EQ(g->call_stack[0].function, "leaf");
+        EXPECT_EQ(g->call_stack[0].line, leaf_line);
+        EXPECT_EQ(g->call_stack[1].function, "middle");
+        EXPECT_EQ(g->call_stack[1].line, middle_line);
+        EXPECT_EQ(g->call_stack[2].function, "outer");
+        EXPECT_EQ(g->call_stack[2].line, outer_line);
+        EXPECT_NE(g->call_stack[0].file.find("test_call_graph.cpp"), std::string::npos);
+        EXPECT_TRUE(g->awaited_by.empty());
+        gate.set_result(1);
+        int v = co_await t;
+        EXPECT_EQ(v, 3);
+        EXPECT_FALSE(aio::capture_call_graph(t).has_value());  // done
+    });
+}
+
+TEST(CallGraph, TaskAwaitedByTask) {
+    aio::run([]() -> aio::Coro<> {
+        aio::Future<int> gate;
+        auto inner = aio::create_task(outer(gate), "inner");
+        auto waiter = aio::create_task(waits_for(inner), "waiter");
+        co_await aio::sleep(0s);
+        auto g = aio::capture_call_graph(inner);
+        CO_ASSERT_TRUE(g.has_value());
+        CO_ASSERT_TRUE(g->awaited_by.size() == 1u);
+        const aio::CallGraph& w = g->awaited_by[0];
+        EXPECT_EQ(w.task.get_name(), "waiter");
+        CO_ASSERT_TRUE(w.call_stack.size() == 1u);
+        EXPECT_EQ(w.call_stack[0].function, "waits_for");
+        EXPECT_EQ(w.call_stack[0].line, waiter_line);
+
+        std::string text = aio::format_call_graph(*g);
+        EXPECT_NE(text.find("* Task(name='inner', id=0x"), std::string::npos) << text;
+        EXPECT_NE(text.find("  + Call stack:\n  |   File '"), std::string::npos) << text;
+        EXPECT_NE(text.find("line " + std::to_string(leaf_line) + ", in leaf\n"), std::string::npos) << text;
+        EXPECT_NE(text.find("  + Awaited by:\n     * Task(name='waiter'"), std::string::npos) << text;
+        EXPECT_NE(text.find("in waits_for\n"), std::string::npos) << text;
+
+        std::string all = aio::format_all_call_graphs(aio::get_running_loop());
+        EXPECT_NE(all.find("pending task(s)"), std::string::npos);
+        EXPECT_NE(all.find("name='inner'"), std::string::npos);
+        EXPECT_NE(all.find("name='waiter'"), std::string::npos);
+        gate.set_result(1);
+        co_await waiter;
+    });
+}
+
+TEST(CallGraph, CurrentTaskAndLambdas) {
+    aio::run([]() -> aio::Coro<> {
+        auto t = aio::create_task(
+            []() -> aio::Coro<> {
+                co_await aio::sleep(0s);
+                auto g = aio::capture_call_graph();
+                CO_ASSERT_TRUE(g.has_value());
+                EXPECT_EQ(g->task.get_name(), "lambda-task");
+                EXPECT_FALSE(g->call_stack.empty());
+            },
+            "lambda-task");
+        co_await t;
+    });
+    EXPECT_FALSE(aio::capture_call_graph().has_value());  // no task
+}
+
+TEST(CallGraph, CoroutineNames) {
+    EXPECT_EQ(aio::coroutine_name("aio::Coro<int> ns::fetch(std::string)"), "ns::fetch");
+    EXPECT_EQ(aio::coroutine_name("aio::Coro<std::map<int, int> > fetch(int)"), "fetch");
+    EXPECT_EQ(aio::coroutine_name("void leaf(leaf(aio::Future<int>)::_Z4leafN3aio6FutureIiEE.Frame*)"), "leaf");
+    EXPECT_EQ(aio::coroutine_name("ns::f(int)::<lambda()>"), "ns::f::<lambda>");
+    EXPECT_EQ(aio::coroutine_name("auto T::TestBody()::(anonymous class)::operator()() const"), "T::TestBody::<lambda>");
+    EXPECT_EQ(aio::coroutine_name(""), "");
+}
+
+}  // namespace
