@@ -1,11 +1,15 @@
 // What aio reports instead of failing silently: unretrieved exceptions,
 // tasks destroyed while pending, misuse of handles, the log hook.
 #include <mutex>
+#include <thread>
 #include <string>
 
 #include "support.hpp"
 
 using namespace aio_test;
+
+// Exported (not in the anonymous namespace) so the report can name it.
+aio::Coro<int> forgotten_coroutine() { co_return 1; }
 
 namespace {
 
@@ -157,6 +161,86 @@ TEST(Diagnostics, SlowCallbackReportedInDebugMode) {
     loop.call_soon([&] { loop.stop(); });
     loop.run_forever();
     EXPECT_NE(capture.all().find("took"), std::string::npos) << capture.all();
+}
+
+TEST(Diagnostics, NeverAwaitedCoroReportedInDebugMode) {
+    LogCapture capture;
+    aio::run(
+        []() -> aio::Coro<> {
+            { auto dropped = forgotten_coroutine(); }
+            co_return;
+        },
+        aio::RunOptions{.debug = true});
+    std::string log = capture.all();
+    EXPECT_NE(log.find("WARNING coroutine 'forgotten_coroutine' was never awaited"), std::string::npos) << log;
+    EXPECT_NE(log.find("dropped in task"), std::string::npos) << log;
+}
+
+TEST(Diagnostics, NeverAwaitedCoroSilentWithoutDebug) {
+    LogCapture capture;
+    aio::run([]() -> aio::Coro<> {
+        { auto dropped = forgotten_coroutine(); }
+        co_return;
+    });
+    EXPECT_EQ(capture.all().find("never awaited"), std::string::npos);
+}
+
+TEST(Diagnostics, WrongThreadDetectedInDebugMode) {
+    aio::run(
+        []() -> aio::Coro<> {
+            auto& loop = aio::get_running_loop();
+            aio::Future<int> f;
+            std::string set_error, soon_error;
+            std::thread other([&] {
+                try {
+                    f.set_result(1);
+                } catch (const aio::RuntimeError& e) {
+                    set_error = e.what();
+                }
+                try {
+                    loop.call_soon([] {});
+                } catch (const aio::RuntimeError& e) {
+                    soon_error = e.what();
+                }
+            });
+            other.join();
+            EXPECT_NE(set_error.find("thread"), std::string::npos);
+            EXPECT_NE(soon_error.find("call_soon_threadsafe"), std::string::npos);
+            EXPECT_FALSE(f.done());
+            co_return;
+        },
+        aio::RunOptions{.debug = true});
+}
+
+TEST(Diagnostics, AwaitingAFutureOfAnotherLoopRaises) {
+    aio::EventLoop other;
+    aio::Future<int> foreign = other.create_future<int>();
+    aio::run([&]() -> aio::Coro<> {
+        EXPECT_THROW(co_await foreign, aio::RuntimeError);
+        co_return;
+    });
+    foreign.cancel();
+}
+
+TEST(Diagnostics, SlowTaskStepNamesTheTask) {
+    LogCapture capture;
+    aio::run(
+        []() -> aio::Coro<> {
+            aio::get_running_loop().slow_callback_duration = std::chrono::milliseconds(5);
+            auto t = aio::create_task(
+                []() -> aio::Coro<> {
+                    co_await aio::sleep(0s);
+                    auto until = std::chrono::steady_clock::now() + 20ms;
+                    while (std::chrono::steady_clock::now() < until) {
+                    }
+                },
+                "hog");
+            co_await t;
+        },
+        aio::RunOptions{.debug = true});
+    std::string log = capture.all();
+    EXPECT_NE(log.find("WARNING Executing a step of task 'hog' resumed at"), std::string::npos) << log;
+    EXPECT_NE(log.find("test_diagnostics.cpp"), std::string::npos) << log;
 }
 
 }  // namespace

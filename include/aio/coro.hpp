@@ -153,13 +153,18 @@ public:
     Coro(Coro&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
     Coro& operator=(Coro&& other) noexcept {
         if (this != &other) {
-            if (handle_) handle_.destroy();
+            Coro dropped(std::move(*this));
             handle_ = std::exchange(other.handle_, nullptr);
         }
         return *this;
     }
     ~Coro() {
-        if (handle_) handle_.destroy();
+        if (handle_) {
+            // Never awaited: no awaiter ever linked it, and it never ran.
+            if (!handle_.promise().link && !handle_.done() && detail::debug_mode_active())
+                detail::report_never_awaited(handle_.address());
+            handle_.destroy();
+        }
     }
 
     /// False for a moved-from or default-constructed Coro.

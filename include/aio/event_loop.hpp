@@ -78,6 +78,7 @@ public:
     template <std::invocable F>
     Handle call_soon(F&& fn) {
         check_open();
+        check_thread();
         auto* h = new detail::CallbackHandle<std::decay_t<F>>(std::forward<F>(fn));
         Handle result(detail::IntrusivePtr<detail::HandleBase>::adopt(h));
         h->add_ref();  // the ready queue's reference
@@ -99,6 +100,7 @@ public:
     template <std::invocable F>
     TimerHandle call_at(Clock::time_point when, F&& fn) {
         check_open();
+        check_thread();
         auto* h = new detail::TimerCallback<std::decay_t<F>>(this, std::forward<F>(fn));
         TimerHandle result(detail::IntrusivePtr<detail::TimerHandleBase>::adopt(h));
         h->when_ns = to_ns(when);
@@ -193,6 +195,12 @@ public:
     void register_task(detail::TaskCore* t) noexcept;
     void unregister_task(detail::TaskCore* t) noexcept;
     void check_open() const;
+    /// Debug mode: raises RuntimeError when called from a thread other than
+    /// the one running the loop. Free when debug mode is off.
+    void check_thread() const {
+        if (debug_ && running_ && std::this_thread::get_id() != thread_id_) throw_wrong_thread();
+    }
+    [[noreturn]] void throw_wrong_thread() const;
 
 private:
     struct FdWatch {
@@ -237,6 +245,47 @@ private:
     bool debug_ = false;
     std::thread::id thread_id_{};
     ExceptionHandler exception_handler_;
+
+    // --- threads, processes, signals (issue 6) ---
+    // Defined in aio/executor.hpp, src/aio/executor.cpp and src/aio/signals.cpp
+    // (include <aio/executor.hpp> to call run_in_executor). `class
+    // ThreadPoolExecutor` below also declares aio::ThreadPoolExecutor.
+public:
+    /// Runs `fn(args...)` on `executor` (null: the loop's default executor,
+    /// created on first use) and returns a Future for its result. Loop thread
+    /// only. Cancelling the Future abandons the result (a call already running
+    /// cannot be interrupted; one still queued never runs).
+    template <class F, class... Args>
+    auto run_in_executor(class ThreadPoolExecutor* executor, F&& fn, Args&&... args);
+    /// The default executor (created on first use; RuntimeError once shut down).
+    ThreadPoolExecutor& default_executor();
+    /// Replaces the default executor (asyncio's set_default_executor).
+    void set_default_executor(std::shared_ptr<ThreadPoolExecutor> executor);
+    /// Shuts the default executor down and waits for its workers while the
+    /// loop keeps running (asyncio's shutdown_default_executor).
+    Coro<> shutdown_default_executor();
+    /// Calls `fn()` (or `fn(sig)`) as a loop callback whenever signal `sig`
+    /// arrives; the signal is read through a signalfd. Replaces a previous
+    /// handler of `sig`. Call from the loop's thread (see signals.hpp).
+    template <class F>
+        requires std::invocable<F&> || std::invocable<F&, int>
+    void add_signal_handler(int sig, F fn) {
+        if constexpr (std::invocable<F&, int>)
+            add_signal_handler_impl(sig, std::function<void(int)>(std::move(fn)));
+        else
+            add_signal_handler_impl(sig, std::function<void(int)>([f = std::move(fn)](int) mutable { f(); }));
+    }
+    /// Removes the handler of `sig` and restores the signal's previous
+    /// disposition; false if there was none.
+    bool remove_signal_handler(int sig);
+
+private:
+    class SignalState;
+    void add_signal_handler_impl(int sig, std::function<void(int)> fn);
+    std::shared_ptr<ThreadPoolExecutor> default_executor_;
+    bool default_executor_shut_down_ = false;
+    std::shared_ptr<SignalState> signal_state_;
+    // --- end of the issue 6 block ---
 };
 
 /// The loop running on this thread; throws RuntimeError when there is none.

@@ -73,6 +73,12 @@ void EventLoop::check_open() const {
     if (closed_) throw RuntimeError("Event loop is closed");
 }
 
+void EventLoop::throw_wrong_thread() const {
+    throw RuntimeError(
+        "Non-thread-safe operation invoked on an event loop from a thread other than the one running it; "
+        "use call_soon_threadsafe");
+}
+
 // --- timers ---------------------------------------------------------------
 
 void EventLoop::arm_timer(detail::TimerNode* node) {
@@ -267,13 +273,21 @@ void EventLoop::run_once() {
     }
     while (count--) {
         detail::Runnable* r = ready_.pop();
+        // Name what runs before it runs: a task step may finish the task.
+        std::string what = "a callback";
+        if (auto* task = dynamic_cast<detail::TaskCore*>(r)) {
+            what = "a step of task '" + task->name() + "'";
+            if (detail::Suspension* s = task->awaiting(); s && s->location().line() != 0)
+                what += " resumed at " + std::string(s->location().file_name()) + ":" +
+                        std::to_string(s->location().line());
+        }
         auto start = Clock::now();
         run_ready(r);
         auto took = std::chrono::duration<double>(Clock::now() - start);
         if (took > slow_callback_duration) {
-            char buf[128];
-            std::snprintf(buf, sizeof buf, "Executing a callback or task step took %.3f seconds", took.count());
-            call_exception_handler({buf, nullptr, {}});
+            char buf[64];
+            std::snprintf(buf, sizeof buf, " took %.3f seconds", took.count());
+            log(LogLevel::warning, "Executing " + what + buf);
         }
     }
 }

@@ -88,6 +88,7 @@ std::size_t remove_done_callback(CompletionCore* core, CallbackId id) noexcept {
 // --- FutureCore ---------------------------------------------------------------
 
 void FutureCore::check_settable(const char* what) const {
+    loop_->check_thread();
     if (done()) throw InvalidStateError(std::string(what) + ": the future is already done");
 }
 
@@ -107,6 +108,7 @@ void FutureCore::set_exception(std::exception_ptr e) {
 
 bool FutureCore::cancel(std::string msg) {
     if (done()) return false;
+    loop_->check_thread();
     set_cancel_message(std::move(msg));
     finish(CompletionState::cancelled);
     return true;
@@ -212,6 +214,7 @@ void TaskCore::finish(CompletionState s) {
 
 bool TaskCore::cancel(std::string msg) {
     if (done()) return false;
+    loop_->check_thread();
     ++cancel_requests_;
     set_cancel_message(std::move(msg));
     if (awaiting_ && awaiting_->cancel_wait()) return true;

@@ -36,6 +36,8 @@ public:
     void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current()) {
         if (core_ == static_cast<CompletionCore*>(tls_context.task))
             throw RuntimeError("a task cannot await itself (it would never finish)");
+        if (core_->loop() != tls_context.loop)
+            throw RuntimeError("awaiting a future or task that belongs to a different event loop");
         core_->add_waiter(this);
         suspend_here(h, at);
     }

@@ -335,6 +335,11 @@ inline void Suspension::resume_here() {
     }
 }
 
+/// Debug mode: a Coro was destroyed without ever being awaited. Reports the
+/// coroutine (by its frame's resume function) and where it was dropped.
+void report_never_awaited(void* frame_address) noexcept;
+bool debug_mode_active() noexcept;
+
 /// The task stepping on this thread; throws RuntimeError outside a task.
 TaskCore& current_task_core(const char* what);
 
