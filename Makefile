@@ -10,6 +10,8 @@ CONFIG_clang     = -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_BUILD_TYPE=RelWithDeb
 CONFIG_asan      = -DCMAKE_CXX_COMPILER=g++-12 -DCMAKE_BUILD_TYPE=Debug -DAIO_SANITIZE=address,undefined -DAIO_BUILD_BENCH=OFF
 CONFIG_clang-asan = -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 -DAIO_SANITIZE=address,undefined -DAIO_BUILD_BENCH=OFF
 TEST_CONFIGS = gcc clang asan clang-asan
+# The g++ sanitizer configuration runs the whole suite in debug mode too.
+TEST_ENV_asan = AIO_DEBUG=1
 
 # ccache: share the cache between clones in different folders (CI clones anew).
 export CCACHE_BASEDIR := $(CURDIR)
@@ -31,7 +33,7 @@ $(addprefix build-,$(TEST_CONFIGS)): build-%: | deps
 	cmake --build build/$* -j $(JOBS)
 
 $(addprefix test-,$(TEST_CONFIGS)): test-%: build-%
-	cd build/$* && ctest --output-on-failure -j $(JOBS)
+	cd build/$* && $(TEST_ENV_$*) ctest --output-on-failure -j $(JOBS)
 
 # Every configuration: g++ and clang optimised, both with ASan+UBSan.
 test: $(addprefix test-,$(TEST_CONFIGS))

@@ -178,10 +178,12 @@ TEST(Diagnostics, NeverAwaitedCoroReportedInDebugMode) {
 
 TEST(Diagnostics, NeverAwaitedCoroSilentWithoutDebug) {
     LogCapture capture;
-    aio::run([]() -> aio::Coro<> {
-        { auto dropped = forgotten_coroutine(); }
-        co_return;
-    });
+    aio::run(
+        []() -> aio::Coro<> {
+            { auto dropped = forgotten_coroutine(); }
+            co_return;
+        },
+        aio::RunOptions{.debug = false});
     EXPECT_EQ(capture.all().find("never awaited"), std::string::npos);
 }
 
