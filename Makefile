@@ -43,6 +43,7 @@ demo: build-gcc
 	@bash examples/tour.sh build/gcc
 
 bench: build-gcc
+	@bash scripts/install-deps.sh --bench
 	@bash bench/run_all.sh build/gcc
 
 clean:

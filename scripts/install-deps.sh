@@ -3,12 +3,15 @@
 # when any is missing. Safe to run repeatedly: it does nothing when all are there.
 set -euo pipefail
 
+# Usage: install-deps.sh [--bench]   (--bench adds the benchmark peers)
 packages=(
   build-essential g++-12 clang-16 libclang-rt-16-dev cmake ninja-build ccache
   libgtest-dev libgmock-dev libbenchmark-dev
-  liburing-dev nlohmann-json3-dev
-  python3 python3-uvloop libboost1.81-dev librust-tokio-dev cargo
+  liburing-dev nlohmann-json3-dev python3
 )
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(python3-uvloop libboost1.81-dev librust-tokio-dev cargo golang-go)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -291,6 +291,19 @@ TEST(EventLoop, ClosePendingTasksUnwindsTheirFrames) {
     }
 }
 
+TEST(EventLoop, CloseWithATaskStillQueued) {
+    // A task created by the last step is queued but never ran; closing must
+    // not touch it after releasing it (found by ASan).
+    aio::EventLoop loop;
+    auto t = loop.create_task([]() -> aio::Coro<> {
+        (void)aio::create_task([]() -> aio::Coro<> { co_await aio::sleep(0.0); });
+        co_return;
+    }());
+    loop.run_until_complete(t);
+    loop.close();
+    EXPECT_TRUE(loop.is_closed());
+}
+
 TEST(EventLoop, TimeIsMonotonic) {
     aio::EventLoop loop;
     auto a = loop.time();

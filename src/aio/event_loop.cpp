@@ -175,7 +175,7 @@ void EventLoop::update_epoll(int fd, FdWatch& w) {
 }
 
 void EventLoop::set_io_callback(int fd, bool readable, detail::IoCallback* cb) {
-    check_open();
+    if (cb) check_open();  // removal stays allowed while closing
     FdWatch& w = fd_watch(fd);
     detail::IoCallback*& slot = readable ? w.reader : w.writer;
     detail::IoCallback* old = slot;
@@ -318,20 +318,23 @@ void EventLoop::run_forever() {
 void EventLoop::close() {
     if (running_) throw RuntimeError("Cannot close a running event loop");
     if (closed_) return;
-    // Pending tasks are destroyed without being resumed: their frames unwind,
-    // and their awaiters unlink from timers, waiter lists and descriptors.
-    std::vector<detail::IntrusivePtr<detail::TaskCore>> pending;
-    for (detail::TaskCore* t = live_tasks_; t; t = t->next_live) pending.emplace_back(t);
-    for (auto& t : pending) t->abandon_on_close();
-    for (auto& t : pending) unregister_task(t.get());
-    pending.clear();
     {
+        // From here on nothing new can be scheduled (check_open raises).
         std::lock_guard lock(threadsafe_mutex_);
         closed_ = true;
         for (detail::HandleBase* h : threadsafe_queue_) h->release();
         threadsafe_queue_.clear();
     }
+    // Pending tasks are destroyed without being resumed: their frames unwind,
+    // and their awaiters unlink from timers, waiter lists and descriptors.
+    // Unwinding may still wake tasks (a lock guard releasing its lock), so
+    // every task stays referenced until the ready queue is drained.
+    std::vector<detail::IntrusivePtr<detail::TaskCore>> pending;
+    for (detail::TaskCore* t = live_tasks_; t; t = t->next_live) pending.emplace_back(t);
+    for (auto& t : pending) t->abandon_on_close();
+    for (auto& t : pending) unregister_task(t.get());
     while (!ready_.empty()) ready_.pop()->discard();
+    pending.clear();
     while (!timers_.empty()) timers_.pop()->loop_closed();
     for (FdWatch& w : fds_) {
         if (w.reader_handle) w.reader_handle->release();

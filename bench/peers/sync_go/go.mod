@@ -1,0 +1,3 @@
+module sync_go
+
+go 1.19
