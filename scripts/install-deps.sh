@@ -10,7 +10,7 @@ packages=(
   liburing-dev nlohmann-json3-dev python3
 )
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(python3-uvloop libboost1.81-dev librust-tokio-dev cargo golang-go)
+  packages+=(python3-uvloop libboost1.81-dev librust-tokio-dev cargo golang-go valgrind)
 fi
 
 missing=()

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "aio/event_loop.hpp"
+#include "aio/signals.hpp"  // issue 6: SIGINT handling, KeyboardInterrupt
 #include "aio/task.hpp"
 
 namespace aio {
@@ -34,7 +35,9 @@ public:
     T run(Coro<T> coro) {
         check_can_run();
         Task<T> task = loop_->create_task(std::move(coro));
+        detail::SigintScope sigint(*loop_, task.core());  // issue 6: the first SIGINT cancels the main task
         detail::run_until_done(*loop_, task.completion_core());
+        sigint.check(task.core());  // issue 6: KeyboardInterrupt if SIGINT cancelled it
         return task.take_result();
     }
     template <class F>
@@ -58,13 +61,20 @@ private:
 template <class T>
 T run(Coro<T> coro, RunOptions options = {}) {
     Runner runner(options);
-    if constexpr (std::is_void_v<T>) {
-        runner.run(std::move(coro));
+    try {
+        if constexpr (std::is_void_v<T>) {
+            runner.run(std::move(coro));
+            runner.close();
+        } else {
+            T result = runner.run(std::move(coro));
+            runner.close();
+            return result;
+        }
+    } catch (const KeyboardInterrupt&) {
+        // issue 6: Ctrl-C cancelled the main task; after the normal shutdown,
+        // exit by SIGINT as Python does on an uncaught KeyboardInterrupt.
         runner.close();
-    } else {
-        T result = runner.run(std::move(coro));
-        runner.close();
-        return result;
+        detail::exit_by_sigint();
     }
 }
 template <class F>

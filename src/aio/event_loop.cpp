@@ -238,10 +238,15 @@ void EventLoop::poll_io(std::int64_t timeout_ns) {
         const int fd = events[i].data.fd;
         const std::uint32_t ev = events[i].events;
         if (fd == wake_fd_) continue;  // drain_threadsafe() reads it
-        FdWatch& w = fds_[static_cast<std::size_t>(fd)];
+        // Look the watch up again for the writer: the reader's io_ready may
+        // run a transport inline, and opening or closing descriptors there
+        // can resize fds_ or remove the writer.
         const bool error = ev & (EPOLLERR | EPOLLHUP);
-        if ((ev & EPOLLIN || error) && w.reader) w.reader->io_ready(*this);
-        if ((ev & EPOLLOUT || error) && w.writer) w.writer->io_ready(*this);
+        if (ev & EPOLLIN || error)
+            if (detail::IoCallback* reader = fds_[static_cast<std::size_t>(fd)].reader) reader->io_ready(*this);
+        if (ev & EPOLLOUT || error)
+            if (static_cast<std::size_t>(fd) < fds_.size())
+                if (detail::IoCallback* writer = fds_[static_cast<std::size_t>(fd)].writer) writer->io_ready(*this);
     }
 }
 

@@ -39,37 +39,74 @@ struct ThreadExitHook {
         for (std::size_t c = 0; c < kPoolClasses; ++c) {
             splice(d.heads[c], tls_pool.heads[c]);
             tls_pool.heads[c] = nullptr;
+            tls_pool.counts[c] = 0;
         }
     }
 };
 
-}  // namespace
-
-void* pool_refill(std::size_t size_class) {
+void install_exit_hook() {
     if (!tls_pool.registered) {
         tls_pool.registered = true;
         static thread_local ThreadExitHook hook;
         (void)hook;
     }
+}
+
+}  // namespace
+
+void pool_spill(std::size_t size_class) noexcept {
+    try {
+        install_exit_hook();  // a thread that only frees still returns its blocks
+    } catch (...) {
+    }
+    if (tls_pool.counts[size_class] <= kPoolLocalLimit) return;
+    // Keep half; the depot takes the rest in one splice.
+    void*& head = tls_pool.heads[size_class];
+    std::uint32_t keep = kPoolLocalLimit / 2;
+    void* last_kept = head;
+    for (std::uint32_t i = 1; i < keep; ++i) last_kept = *static_cast<void**>(last_kept);
+    void* spilled = *static_cast<void**>(last_kept);
+    *static_cast<void**>(last_kept) = nullptr;
+    tls_pool.counts[size_class] = keep;
+    Depot& d = depot();
+    std::lock_guard lock(d.mutex);
+    splice(d.heads[size_class], spilled);
+}
+
+void* pool_refill(std::size_t size_class) {
+    install_exit_hook();
     Depot& d = depot();
     std::lock_guard lock(d.mutex);
     void*& head = tls_pool.heads[size_class];
+    std::uint32_t& count = tls_pool.counts[size_class];
     if (void* shared = d.heads[size_class]) {
+        // Take at most the local limit; leave the rest for other threads.
         d.heads[size_class] = nullptr;
+        void* tail = shared;
+        std::uint32_t taken = 1;
+        while (taken < kPoolLocalLimit / 2 && *static_cast<void**>(tail)) {
+            tail = *static_cast<void**>(tail);
+            ++taken;
+        }
+        d.heads[size_class] = *static_cast<void**>(tail);
+        *static_cast<void**>(tail) = nullptr;
         head = shared;
+        count = taken;
     } else {
         const std::size_t block = size_class * kPoolGranule;
         char* chunk = static_cast<char*>(::operator new(kChunkBytes));
         d.chunks.push_back(chunk);
-        const std::size_t count = kChunkBytes / block;
-        for (std::size_t i = count; i-- > 0;) {
+        const std::size_t n = kChunkBytes / block;
+        for (std::size_t i = n; i-- > 0;) {
             void* b = chunk + i * block;
             *static_cast<void**>(b) = head;
             head = b;
         }
+        count = static_cast<std::uint32_t>(n);
     }
     void* result = head;
     head = *static_cast<void**>(result);
+    --count;
     return result;
 }
 

@@ -77,6 +77,16 @@ void Runner::close() {
                     {"unhandled exception during aio::run() shutdown", t->exception(), t->name()});
         }
     }
+    // issue 6: shut the default executor down (its workers finish and are
+    // joined while the loop still runs), as asyncio.Runner.close does.
+    if (!loop.is_closed()) {
+        try {
+            loop.run_until_complete(loop.shutdown_default_executor());
+        } catch (...) {
+            loop.call_exception_handler(
+                {"error while shutting down the default executor", std::current_exception(), {}});
+        }
+    }
     loop.close();
 }
 

@@ -4,8 +4,9 @@
 // Compilers do not reliably elide coroutine frame allocations (GCC never
 // does), so every aio coroutine frame comes from here: a per-thread free list
 // per 16-byte size class, refilled from 64 KiB chunks. A block freed on
-// another thread joins that thread's list. When a thread exits its lists go to
-// a shared depot that other threads refill from. Chunks are kept for the life
+// another thread joins that thread's list; a list that grows past a bound,
+// and the lists of an exiting thread, go to a shared depot that threads
+// refill from. Chunks are kept for the life
 // of the process: memory reached at peak is reused, not returned.
 //
 // Under AddressSanitizer the pool is bypassed so that ASan sees every frame's
@@ -13,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <new>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -32,8 +34,15 @@ inline constexpr std::size_t kPoolGranule = 16;
 inline constexpr std::size_t kPoolMaxBlock = 1024;
 inline constexpr std::size_t kPoolClasses = kPoolMaxBlock / kPoolGranule + 1;
 
+// A thread keeps at most this many free blocks per class; beyond that, freed
+// blocks go to the shared depot. Without the bound a thread that only frees
+// blocks allocated elsewhere (a loop receiving call_soon_threadsafe
+// callbacks) would hoard them while the allocating thread carves new ones.
+inline constexpr std::uint32_t kPoolLocalLimit = 1u << 16;
+
 struct PoolFreeLists {
     void* heads[kPoolClasses];
+    std::uint32_t counts[kPoolClasses];
     bool registered;  // this thread's exit hook is installed
 };
 
@@ -41,6 +50,7 @@ struct PoolFreeLists {
 inline thread_local constinit PoolFreeLists tls_pool{};
 
 void* pool_refill(std::size_t size_class);
+void pool_spill(std::size_t size_class) noexcept;
 
 inline std::size_t pool_class(std::size_t size) noexcept {
     return (size + kPoolGranule - 1) / kPoolGranule;
@@ -52,6 +62,7 @@ inline void* pool_allocate(std::size_t size) {
         std::size_t c = pool_class(size);
         if (void* block = tls_pool.heads[c]) {
             tls_pool.heads[c] = *static_cast<void**>(block);
+            --tls_pool.counts[c];
             return block;
         }
         return pool_refill(c);
@@ -66,6 +77,8 @@ inline void pool_deallocate(void* block, std::size_t size) noexcept {
         std::size_t c = pool_class(size);
         *static_cast<void**>(block) = tls_pool.heads[c];
         tls_pool.heads[c] = block;
+        if (++tls_pool.counts[c] > kPoolLocalLimit || !tls_pool.registered) [[unlikely]]
+            pool_spill(c);
         return;
     }
 #endif

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang++-16 and runs each for a short
+# time (CI), starting from the seed corpus in fuzz/corpus/<target>.
+#
+# Usage: fuzz/run.sh [SECONDS per target, default 30] [BUILD_DIR, default build/fuzz]
+set -euo pipefail
+seconds=${1:-30}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+build=${2:-$root/build/fuzz}
+cmake -S "$here" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C "$build" fuzz_stream_reader
+for target in fuzz_stream_reader; do
+  corpus="$build/corpus/$target"
+  mkdir -p "$corpus"
+  [ -d "$here/corpus/$target" ] && cp -n "$here/corpus/$target"/* "$corpus"/ 2>/dev/null || true
+  echo "== $target for ${seconds}s"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    "$build/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$corpus"
+done
