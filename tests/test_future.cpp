@@ -78,10 +78,10 @@ TEST(Future, ManyAwaitersAllGetTheResult) {
 }
 
 TEST(Future, AwaitingDoneFutureDoesNotSuspend) {
-    aio::run([]() -> aio::Coro<> {
+    bool other_ran = false;  // outlives the coroutine: the callback runs at shutdown
+    aio::run([&other_ran]() -> aio::Coro<> {
         aio::Future<int> f;
         f.set_result(3);
-        bool other_ran = false;
         (void)aio::get_running_loop().call_soon([&] { other_ran = true; });
         int v = co_await f;
         EXPECT_EQ(v, 3);

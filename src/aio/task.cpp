@@ -7,6 +7,18 @@ namespace aio::detail {
 
 namespace {
 std::atomic<std::uint32_t> task_counter{0};
+
+// Task numbers are handed to each thread in blocks, so creating a task costs
+// no atomic operation: unique process-wide, consecutive within a thread.
+std::uint32_t next_task_number() {
+    constexpr std::uint32_t kBlock = 1024;
+    thread_local std::uint32_t next = 0, end = 0;
+    if (next == end) {
+        next = task_counter.fetch_add(kBlock, std::memory_order_relaxed) + 1;
+        end = next + kBlock;
+    }
+    return next++;
+}
 const std::string empty_string;
 }  // namespace
 
@@ -120,7 +132,7 @@ TaskCore::TaskCore(EventLoop* loop, std::string_view name)
     : CompletionCore(loop) {
     // As asyncio: only unnamed tasks consume a number of the "Task-N" series.
     if (name.empty())
-        task_number_ = task_counter.fetch_add(1, std::memory_order_relaxed) + 1;
+        task_number_ = next_task_number();
     else
         set_name(std::string(name));
 }
