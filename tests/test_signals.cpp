@@ -21,6 +21,7 @@ extern char** environ;
 
 using namespace std::chrono_literals;
 
+// SIGUSR1 belongs to aio::run (the call-graph dump); these tests use SIGUSR2.
 namespace {
 
 // --- the child programs (this test binary, re-run with AIO_SIGNALS_CHILD) ---
@@ -141,37 +142,37 @@ TEST(SignalHandler, RunsAsALoopCallbackOnTheLoopThread) {
     aio::run([&]() -> aio::Coro<> {
         auto& loop = aio::get_running_loop();
         aio::Future<int> got = loop.create_future<int>();
-        loop.add_signal_handler(SIGUSR1, [&] {
+        loop.add_signal_handler(SIGUSR2, [&] {
             EXPECT_EQ(std::this_thread::get_id(), loop_thread);
             ++calls;
-            if (!got.done()) got.set_result(SIGUSR1);  // anything a callback may do
+            if (!got.done()) got.set_result(SIGUSR2);  // anything a callback may do
         });
-        ::kill(::getpid(), SIGUSR1);  // process-directed
+        ::kill(::getpid(), SIGUSR2);  // process-directed
         int sig = co_await got;
-        EXPECT_EQ(sig, SIGUSR1);
-        EXPECT_TRUE(loop.remove_signal_handler(SIGUSR1));
+        EXPECT_EQ(sig, SIGUSR2);
+        EXPECT_TRUE(loop.remove_signal_handler(SIGUSR2));
     });
     EXPECT_EQ(calls.load(), 1);
 }
 
 TEST(SignalHandler, HandlerMayTakeTheSignalNumberAndHandleSeveralSignals) {
-    std::atomic<int> usr1{0}, usr2{0};
+    std::atomic<int> usr2{0}, winch{0};
     aio::run([&]() -> aio::Coro<> {
         auto& loop = aio::get_running_loop();
-        auto handler = [&](int sig) { ++(sig == SIGUSR1 ? usr1 : usr2); };
-        loop.add_signal_handler(SIGUSR1, handler);
+        auto handler = [&](int sig) { ++(sig == SIGUSR2 ? usr2 : winch); };
         loop.add_signal_handler(SIGUSR2, handler);
-        ::raise(SIGUSR1);
-        bool one = co_await eventually(usr1, 1);
+        loop.add_signal_handler(SIGWINCH, handler);
         ::raise(SIGUSR2);
-        bool two = co_await eventually(usr2, 1);
+        bool one = co_await eventually(usr2, 1);
+        ::raise(SIGWINCH);
+        bool two = co_await eventually(winch, 1);
         EXPECT_TRUE(one);
         EXPECT_TRUE(two);
-        loop.remove_signal_handler(SIGUSR1);
         loop.remove_signal_handler(SIGUSR2);
+        loop.remove_signal_handler(SIGWINCH);
     });
-    EXPECT_EQ(usr1.load(), 1);
     EXPECT_EQ(usr2.load(), 1);
+    EXPECT_EQ(winch.load(), 1);
 }
 
 TEST(SignalHandler, ASignalLandingOnAnotherThreadIsForwardedToTheLoop) {
@@ -197,44 +198,44 @@ TEST(SignalHandler, ASignalLandingOnAnotherThreadIsForwardedToTheLoop) {
 }
 
 TEST(SignalHandler, RemoveRestoresTheDispositionAndTheMask) {
-    const auto before = current_action(SIGUSR1);
+    const auto before = current_action(SIGUSR2);
     ASSERT_EQ(before.sa_handler, SIG_DFL);
-    ASSERT_FALSE(blocked_here(SIGUSR1));
+    ASSERT_FALSE(blocked_here(SIGUSR2));
     aio::run([&]() -> aio::Coro<> {
         auto& loop = aio::get_running_loop();
-        EXPECT_FALSE(loop.remove_signal_handler(SIGUSR1));
-        loop.add_signal_handler(SIGUSR1, [] {});
-        EXPECT_TRUE(blocked_here(SIGUSR1));
-        EXPECT_NE(current_action(SIGUSR1).sa_handler, SIG_DFL);
-        EXPECT_TRUE(loop.remove_signal_handler(SIGUSR1));
-        EXPECT_FALSE(loop.remove_signal_handler(SIGUSR1));
+        EXPECT_FALSE(loop.remove_signal_handler(SIGUSR2));
+        loop.add_signal_handler(SIGUSR2, [] {});
+        EXPECT_TRUE(blocked_here(SIGUSR2));
+        EXPECT_NE(current_action(SIGUSR2).sa_handler, SIG_DFL);
+        EXPECT_TRUE(loop.remove_signal_handler(SIGUSR2));
+        EXPECT_FALSE(loop.remove_signal_handler(SIGUSR2));
         co_return;
     });
-    EXPECT_EQ(current_action(SIGUSR1).sa_handler, SIG_DFL);
-    EXPECT_FALSE(blocked_here(SIGUSR1));
+    EXPECT_EQ(current_action(SIGUSR2).sa_handler, SIG_DFL);
+    EXPECT_FALSE(blocked_here(SIGUSR2));
 }
 
 TEST(SignalHandler, HandlersLeftInstalledAreRemovedWithTheLoop) {
     {
         aio::EventLoop loop;
-        loop.add_signal_handler(SIGUSR1, [] {});
-        EXPECT_TRUE(blocked_here(SIGUSR1));
+        loop.add_signal_handler(SIGUSR2, [] {});
+        EXPECT_TRUE(blocked_here(SIGUSR2));
         loop.close();
     }
-    EXPECT_EQ(current_action(SIGUSR1).sa_handler, SIG_DFL);
-    EXPECT_FALSE(blocked_here(SIGUSR1));
+    EXPECT_EQ(current_action(SIGUSR2).sa_handler, SIG_DFL);
+    EXPECT_FALSE(blocked_here(SIGUSR2));
 }
 
 TEST(SignalHandler, AddingAgainReplacesTheHandler) {
     std::atomic<int> first{0}, second{0};
     aio::run([&]() -> aio::Coro<> {
         auto& loop = aio::get_running_loop();
-        loop.add_signal_handler(SIGUSR1, [&] { ++first; });
-        loop.add_signal_handler(SIGUSR1, [&] { ++second; });
-        ::raise(SIGUSR1);
+        loop.add_signal_handler(SIGUSR2, [&] { ++first; });
+        loop.add_signal_handler(SIGUSR2, [&] { ++second; });
+        ::raise(SIGUSR2);
         bool ok = co_await eventually(second, 1);
         EXPECT_TRUE(ok);
-        loop.remove_signal_handler(SIGUSR1);
+        loop.remove_signal_handler(SIGUSR2);
     });
     EXPECT_EQ(first.load(), 0);
     EXPECT_EQ(second.load(), 1);
@@ -254,15 +255,15 @@ TEST(SignalHandler, InvalidSignalsAreRejected) {
 
 TEST(SignalHandler, OneLoopPerSignal) {
     aio::EventLoop a;
-    a.add_signal_handler(SIGUSR1, [] {});
+    a.add_signal_handler(SIGUSR2, [] {});
     std::thread other([] {
         aio::EventLoop b;
-        EXPECT_THROW(b.add_signal_handler(SIGUSR1, [] {}), aio::RuntimeError);
-        b.add_signal_handler(SIGUSR2, [] {});  // another signal is fine
-        EXPECT_TRUE(b.remove_signal_handler(SIGUSR2));
+        EXPECT_THROW(b.add_signal_handler(SIGUSR2, [] {}), aio::RuntimeError);
+        b.add_signal_handler(SIGWINCH, [] {});  // another signal is fine
+        EXPECT_TRUE(b.remove_signal_handler(SIGWINCH));
     });
     other.join();
-    EXPECT_TRUE(a.remove_signal_handler(SIGUSR1));
+    EXPECT_TRUE(a.remove_signal_handler(SIGUSR2));
 }
 
 // --- SIGINT and aio::run ------------------------------------------------------------

@@ -18,7 +18,12 @@ namespace aio {
 
 struct RunOptions {
     /// Debug mode; unset means the environment variable AIO_DEBUG decides.
-    std::optional<bool> debug;
+    std::optional<bool> debug = std::nullopt;
+    /// While the loop runs, this signal dumps the call graphs of every
+    /// pending task through the log hook (stderr by default), so a hung
+    /// service can be inspected from outside: `kill -USR1 <pid>`. 0 turns
+    /// it off.
+    int call_graph_signal = 10;  // SIGUSR1 on Linux
 };
 
 /// One loop for several run() calls (asyncio.Runner). Closing it (or its
@@ -54,6 +59,7 @@ public:
 private:
     void check_can_run();
     std::optional<EventLoop> loop_;
+    int call_graph_signal_ = 0;
     bool closed_ = false;
 };
 

@@ -1,5 +1,10 @@
 #include "aio/run.hpp"
 
+#include <csignal>
+
+#include "aio/call_graph.hpp"
+#include "aio/log.hpp"
+
 #include <cstring>
 
 namespace aio {
@@ -18,6 +23,17 @@ Runner::Runner(RunOptions options) {
             "inside a coroutine, co_await the coroutine instead");
     loop_.emplace();
     loop_->set_debug(options.debug.value_or(debug_from_environment()));
+    if (options.call_graph_signal > 0) {
+        // A signal belongs to one loop at a time: when several run at once
+        // (a loop in a background thread), the first one answers the dump.
+        EventLoop* loop = &*loop_;
+        try {
+            loop_->add_signal_handler(options.call_graph_signal,
+                                      [loop] { log(LogLevel::info, format_all_call_graphs(*loop)); });
+            call_graph_signal_ = options.call_graph_signal;
+        } catch (const RuntimeError&) {
+        }
+    }
 }
 
 Runner::~Runner() {
@@ -87,6 +103,7 @@ void Runner::close() {
                 {"error while shutting down the default executor", std::current_exception(), {}});
         }
     }
+    if (call_graph_signal_ > 0) loop.remove_signal_handler(call_graph_signal_);
     loop.close();
 }
 
