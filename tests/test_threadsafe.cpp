@@ -6,6 +6,8 @@
 #include <aio/aio.hpp>
 #include <aio/executor.hpp>
 #include <atomic>
+#include <ctime>
+#include <string>
 #include <chrono>
 #include <future>
 #include <stdexcept>
@@ -151,7 +153,7 @@ TEST(RunCoroutineThreadsafe, CancellingTheFutureCancelsTheTask) {
     probe.result(10s);
     EXPECT_TRUE(saw_cancel.load());
     EXPECT_TRUE(cleaned_up.load());
-    EXPECT_FALSE(f.cancel());  // already done
+    EXPECT_TRUE(f.cancel());  // already cancelled: true, as concurrent.futures
 }
 
 TEST(RunCoroutineThreadsafe, CancelledBeforeItStartsNeverRuns) {
@@ -248,4 +250,42 @@ TEST(RunInExecutor, FromAnotherThreadIsRefused) {
     BackgroundLoop bg;
     aio::run_coroutine_threadsafe([]() -> aio::Coro<> { co_return; }, bg.loop()).result(10s);  // it runs now
     EXPECT_THROW(bg.loop().run_in_executor(nullptr, [] {}), aio::RuntimeError);
+}
+
+// Found in review: close() released queued callbacks under the loop's lock,
+// so a done callback posting to the loop deadlocked.
+TEST(Threadsafe, CloseWithAQueuedStartAndAPostingDoneCallback) {
+    aio::EventLoop loop;  // never run: the start callback stays queued
+    auto cf = aio::run_coroutine_threadsafe([]() -> aio::Coro<int> { co_return 1; }(), loop);
+    std::string seen;
+    cf.add_done_callback([&] {
+        try {
+            loop.call_soon_threadsafe([] {});
+        } catch (const aio::RuntimeError& e) {
+            seen = e.what();
+        }
+    });
+    loop.close();  // must return
+    EXPECT_TRUE(cf.cancelled());
+    EXPECT_NE(seen.find("closed"), std::string::npos);
+}
+
+// Found in review: a wake-up written after the loop drained its queue left the
+// eventfd readable forever, and the idle loop spun at full CPU.
+TEST(Threadsafe, IdleLoopDoesNotSpinAfterThreadsafeCalls) {
+    aio::run([]() -> aio::Coro<> {
+        auto& loop = aio::get_running_loop();
+        std::atomic<int> ran{0};
+        std::thread poster([&] {
+            for (int i = 0; i < 20000; ++i) loop.call_soon_threadsafe([&] { ++ran; });
+        });
+        while (ran.load() < 20000) co_await aio::sleep(1ms);
+        poster.join();
+        timespec cpu0{}, cpu1{};
+        ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu0);
+        co_await aio::sleep(300ms);  // idle: blocked in epoll
+        ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu1);
+        double cpu = double(cpu1.tv_sec - cpu0.tv_sec) + double(cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
+        EXPECT_LT(cpu, 0.15) << "the idle loop burned " << cpu << " s of CPU in 0.3 s";
+    });
 }

@@ -63,8 +63,8 @@ public:
             b.leave();  // the arrival that trips it leaves at once
             return true;
         }
-        void await_suspend(std::coroutine_handle<> h) {
-            park(next_cycle_ ? barrier_->blocked_ : barrier_->waiting_, h);
+        void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current()) {
+            park(next_cycle_ ? barrier_->blocked_ : barrier_->waiting_, h, at);
         }
         std::size_t await_resume() {
             if (!suspended()) return index_;  // tripped it, and left already

@@ -73,9 +73,9 @@ public:
             cond_->check_lock_wait();  // the lock will wake this task
             return false;
         }
-        void await_suspend(std::coroutine_handle<> h) {
+        void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current()) {
             cond_->release_for_wait();
-            park(cond_->waiters_, h);
+            park(cond_->waiters_, h, at);
         }
         void await_resume() {
             // Whatever happened, the lock was handed to this task before it

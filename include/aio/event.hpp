@@ -59,7 +59,9 @@ public:
             event_->binding_.check_wait("aio::Event");
             return false;
         }
-        void await_suspend(std::coroutine_handle<> h) { park(event_->waiters_, h); }
+        void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current()) {
+            park(event_->waiters_, h, at);
+        }
         void await_resume() {
             if (suspended()) resume_checked();
         }

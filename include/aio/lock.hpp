@@ -95,7 +95,9 @@ public:
             lock_->binding_.check_wait("aio::Lock");
             return false;
         }
-        void await_suspend(std::coroutine_handle<> h) { park(lock_->waiters_, h); }
+        void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current()) {
+            park(lock_->waiters_, h, at);
+        }
         LockGuard await_resume() {
             if (suspended()) {
                 if (status_ == detail::WaitStatus::woken) {

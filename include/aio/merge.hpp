@@ -179,9 +179,9 @@ public:
         if (st_->parked_ == this) st_->parked_ = nullptr;
     }
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) {
+    void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current()) {
         st_->parked_ = this;
-        suspend_here(h);
+        suspend_here(h, at);
     }
     void await_resume() {
         resume_here();
@@ -223,9 +223,9 @@ public:
         }
         return false;
     }
-    void await_suspend(std::coroutine_handle<> h) {
+    void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current()) {
         st_->putters_.push_back(this);
-        suspend_here(h);
+        suspend_here(h, at);
     }
     void await_resume() {
         if (!task_) return;  // never suspended

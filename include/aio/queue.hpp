@@ -277,7 +277,9 @@ public:
             q_->binding_.check_wait("aio::Queue");
             return false;
         }
-        void await_suspend(std::coroutine_handle<> h) { park(q_->putters_, h); }
+        void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current()) {
+            park(q_->putters_, h, at);
+        }
         void await_resume() {
             if (!suspended()) return;
             switch (status_) {
@@ -322,7 +324,9 @@ public:
             q_->binding_.check_wait("aio::Queue");
             return false;
         }
-        void await_suspend(std::coroutine_handle<> h) { park(q_->getters_, h); }
+        void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current()) {
+            park(q_->getters_, h, at);
+        }
         T await_resume() {
             if (suspended()) {
                 switch (status_) {
@@ -364,7 +368,9 @@ public:
             q_->binding_.check_wait("aio::Queue");
             return false;
         }
-        void await_suspend(std::coroutine_handle<> h) { park(q_->joiners_, h); }
+        void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current()) {
+            park(q_->joiners_, h, at);
+        }
         void await_resume() {
             if (suspended()) resume_checked();
         }

@@ -99,7 +99,9 @@ public:
             sem_->binding_.check_wait("aio::Semaphore");
             return false;
         }
-        void await_suspend(std::coroutine_handle<> h) { park(sem_->waiters_, h); }
+        void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current()) {
+            park(sem_->waiters_, h, at);
+        }
         SemaphoreGuard await_resume() {
             if (suspended()) {
                 if (status_ == detail::WaitStatus::woken) {

@@ -183,7 +183,7 @@ public:
     ~IoWait() { unregister(); }
 
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h);
+    void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current());
     void await_resume() {
         unregister();
         resume_here();

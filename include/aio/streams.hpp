@@ -109,7 +109,7 @@ public:
     }
 
     bool await_ready();
-    void await_suspend(std::coroutine_handle<> h);
+    void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current());
     std::string await_resume();
 
     /// Whether the read can complete now (called after the buffer changed).
@@ -198,9 +198,9 @@ public:
         if (w_->reader && w_->reader->exc_) return true;
         return p.lost || !p.paused;
     }
-    void await_suspend(std::coroutine_handle<> h) {
+    void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current()) {
         list().push_back(this);
-        suspend_here(h);
+        suspend_here(h, at);
     }
     void await_resume() {
         if (task_ || w_->protocol->lost || (w_->reader && w_->reader->exc_)) [[unlikely]]

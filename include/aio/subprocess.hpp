@@ -140,7 +140,7 @@ public:
     ~FdWait() { unregister_all(); }
 
     bool await_ready() const noexcept { return count_ == 0; }
-    void await_suspend(std::coroutine_handle<> h);
+    void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current());
     void await_resume();
 
 private:
@@ -289,7 +289,7 @@ public:
     ~ProcessWait();
 
     bool await_ready();
-    void await_suspend(std::coroutine_handle<> h);
+    void await_suspend(std::coroutine_handle<> h, std::source_location at = std::source_location::current());
     int await_resume();
 
     /// The Process died while this task waited on it.

@@ -122,14 +122,15 @@ void detail::IoHandleBase::io_ready(EventLoop& loop) {
 }
 
 void EventLoop::push_threadsafe(detail::HandleBase* h) {
-    {
-        std::lock_guard lock(threadsafe_mutex_);
-        if (closed_) {
-            h->release();
-            throw RuntimeError("Event loop is closed");
-        }
-        threadsafe_queue_.push_back(h);
+    std::unique_lock lock(threadsafe_mutex_);
+    if (closed_) {
+        lock.unlock();
+        h->release();  // may run user destructors: never under the lock
+        throw RuntimeError("Event loop is closed");
     }
+    threadsafe_queue_.push_back(h);
+    // Written under the lock so close() cannot close (and the process reuse)
+    // the eventfd between the check above and the write.
     if (!threadsafe_pending_.exchange(true, std::memory_order_acq_rel)) {
         std::uint64_t one = 1;
         ssize_t n = ::write(wake_fd_, &one, sizeof one);
@@ -138,10 +139,10 @@ void EventLoop::push_threadsafe(detail::HandleBase* h) {
 }
 
 void EventLoop::drain_threadsafe() {
+    // The flag says whether to take the lock; the eventfd itself is read by
+    // poll_io whenever epoll reports it, so it can never stay readable and
+    // make the idle loop spin.
     if (!threadsafe_pending_.exchange(false, std::memory_order_acq_rel)) return;
-    std::uint64_t count;
-    ssize_t n = ::read(wake_fd_, &count, sizeof count);
-    (void)n;
     std::vector<detail::HandleBase*> batch;
     {
         std::lock_guard lock(threadsafe_mutex_);
@@ -237,7 +238,12 @@ void EventLoop::poll_io(std::int64_t timeout_ns) {
     for (int i = 0; i < n; ++i) {
         const int fd = events[i].data.fd;
         const std::uint32_t ev = events[i].events;
-        if (fd == wake_fd_) continue;  // drain_threadsafe() reads it
+        if (fd == wake_fd_) {  // reset the counter; drain_threadsafe() takes the work
+            std::uint64_t count;
+            ssize_t r = ::read(wake_fd_, &count, sizeof count);
+            (void)r;
+            continue;
+        }
         // Look the watch up again for the writer: the reader's io_ready may
         // run a transport inline, and opening or closing descriptors there
         // can resize fds_ or remove the writer.
@@ -323,13 +329,14 @@ void EventLoop::run_forever() {
 void EventLoop::close() {
     if (running_) throw RuntimeError("Cannot close a running event loop");
     if (closed_) return;
+    std::vector<detail::HandleBase*> unrun;
     {
         // From here on nothing new can be scheduled (check_open raises).
         std::lock_guard lock(threadsafe_mutex_);
         closed_ = true;
-        for (detail::HandleBase* h : threadsafe_queue_) h->release();
-        threadsafe_queue_.clear();
+        unrun.swap(threadsafe_queue_);
     }
+    for (detail::HandleBase* h : unrun) h->release();  // outside the lock: destructors run user code
     // Pending tasks are destroyed without being resumed: their frames unwind,
     // and their awaiters unlink from timers, waiter lists and descriptors.
     // Unwinding may still wake tasks (a lock guard releasing its lock), so
@@ -346,7 +353,11 @@ void EventLoop::close() {
         if (w.writer_handle) w.writer_handle->release();
     }
     fds_.clear();
-    ::close(wake_fd_);
+    {
+        std::lock_guard lock(threadsafe_mutex_);  // no poster is mid-write
+        ::close(wake_fd_);
+        wake_fd_ = -1;
+    }
     ::close(epoll_fd_);
 }
 

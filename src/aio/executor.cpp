@@ -2,6 +2,8 @@
 // executor (issue 6).
 #include "aio/executor.hpp"
 
+#include <utility>
+
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -40,16 +42,21 @@ bool ConcurrentStateBase::set_running() {
 
 bool ConcurrentStateBase::cancel(std::string message) {
     std::unique_lock lock(mutex_);
+    // As concurrent.futures: true when cancelled now or already.
+    if (status_ == Status::cancelled) return true;
     if (status_ != Status::pending) return false;
     cancel_message_ = std::move(message);
-    if (on_cancel) {
+    std::string hook_message = cancel_message_;
+    auto hook = std::exchange(on_cancel, nullptr);
+    finish(lock, Status::cancelled);  // unlocks
+    // The hook posts to the loop (call_soon_threadsafe takes the loop's lock):
+    // never call it under our own lock, or close() can deadlock against us.
+    if (hook) {
         try {
-            on_cancel(cancel_message_);
+            hook(hook_message);
         } catch (...) {
         }
-        on_cancel = nullptr;
     }
-    finish(lock, Status::cancelled);
     return true;
 }
 

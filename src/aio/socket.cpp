@@ -215,11 +215,11 @@ void Socket::listen(int backlog) {
 
 namespace detail {
 
-void IoWait::await_suspend(std::coroutine_handle<> h) {
+void IoWait::await_suspend(std::coroutine_handle<> h, std::source_location at) {
     loop_ = &running_loop_for("aio: waiting for a descriptor");
     loop_->set_io_callback(fd_, readable_, this);
     registered_ = true;
-    suspend_here(h);
+    suspend_here(h, at);
 }
 
 void IoWait::io_ready(EventLoop&) {

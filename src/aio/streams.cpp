@@ -164,7 +164,7 @@ bool ReadOp::await_ready() {
     return satisfied();
 }
 
-void ReadOp::await_suspend(std::coroutine_handle<> h) {
+void ReadOp::await_suspend(std::coroutine_handle<> h, std::source_location at) {
     StreamReaderState& s = *st_;
     s.waiter_ = this;
     // Waiting for more than the buffer may hold before pausing: read on.
@@ -172,7 +172,7 @@ void ReadOp::await_suspend(std::coroutine_handle<> h) {
         s.paused_ = false;
         if (s.transport_) s.transport_->resume_reading();
     }
-    suspend_here(h);
+    suspend_here(h, at);
 }
 
 bool ReadOp::cancel_wait() {

@@ -181,7 +181,7 @@ void FdWait::add(Watch w) noexcept {
     s.readable = w.readable;
 }
 
-void FdWait::await_suspend(std::coroutine_handle<> h) {
+void FdWait::await_suspend(std::coroutine_handle<> h, std::source_location at) {
     loop_ = &running_loop_for("aio: waiting for a pipe");
     try {
         for (int i = 0; i < count_; ++i) {
@@ -193,7 +193,7 @@ void FdWait::await_suspend(std::coroutine_handle<> h) {
         unregister_all();
         throw;
     }
-    suspend_here(h);
+    suspend_here(h, at);
 }
 
 void FdWait::await_resume() {
@@ -564,9 +564,9 @@ bool ProcessWait::await_ready() {
     return state_->poll();
 }
 
-void ProcessWait::await_suspend(std::coroutine_handle<> h) {
+void ProcessWait::await_suspend(std::coroutine_handle<> h, std::source_location at) {
     state_->add_waiter(this, running_loop_for("aio::Process::wait"));
-    suspend_here(h);
+    suspend_here(h, at);
 }
 
 int ProcessWait::await_resume() {

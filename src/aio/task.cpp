@@ -83,18 +83,11 @@ void CompletionCore::check_result() const {
 }
 
 std::size_t remove_done_callback(CompletionCore* core, CallbackId id) noexcept {
-    WaitNode* first = core->waiters_front();
-    if (!first) return 0;
-    WaitNode* n = first;
-    do {
-        if (n == id.node) {
-            core->remove_waiter(n);
-            n->abandon();
-            return 1;
-        }
-        n = n->next;
-    } while (n != first);
-    return 0;
+    auto* node = static_cast<WaitNode*>(const_cast<void*>(id.node));
+    if (!node || !core->waiters().contains(node)) return 0;
+    core->remove_waiter(node);
+    node->abandon();
+    return 1;
 }
 
 // --- FutureCore ---------------------------------------------------------------
@@ -236,13 +229,9 @@ bool TaskCore::cancel(std::string msg) {
 
 std::vector<TaskCore*> TaskCore::awaiting_tasks() const {
     std::vector<TaskCore*> out;
-    WaitNode* first = waiters_.front();
-    if (!first) return out;
-    WaitNode* n = first;
-    do {
+    waiters_.for_each([&](const WaitNode* n) {
         if (TaskCore* t = n->waiting_task()) out.push_back(t);
-        n = n->next;
-    } while (n != first);
+    });
     return out;
 }
 

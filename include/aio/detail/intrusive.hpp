@@ -121,6 +121,21 @@ public:
 
     WaitNode* front() const noexcept { return head_; }
 
+    /// Calls f(node) for every node in FIFO order; f may not unlink nodes.
+    template <class F>
+    void for_each(F&& f) const {
+        if (WaitNode* n = head_) do {
+                f(n);
+                n = n->next;
+            } while (n != head_);
+    }
+
+    bool contains(const WaitNode* target) const noexcept {
+        bool found = false;
+        for_each([&](const WaitNode* n) { found = found || n == target; });
+        return found;
+    }
+
 private:
     WaitNode* head_ = nullptr;
 };

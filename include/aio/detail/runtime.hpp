@@ -200,7 +200,7 @@ public:
 
     void add_waiter(WaitNode* n) noexcept { waiters_.push_back(n); }
     void remove_waiter(WaitNode* n) noexcept { waiters_.remove(n); }
-    WaitNode* waiters_front() const noexcept { return waiters_.front(); }
+    const WaitList& waiters() const noexcept { return waiters_; }
 
     const std::string& cancel_message() const noexcept;
     void set_cancel_message(std::string msg);

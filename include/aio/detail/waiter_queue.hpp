@@ -63,8 +63,9 @@ protected:
     Waiter(Waiter&&) noexcept : Suspension() {}
     inline ~Waiter();
 
-    /// Links into `q` and suspends the task; call from await_suspend().
-    inline void park(WaiterQueue& q, std::coroutine_handle<> h);
+    /// Links into `q` and suspends the task; call from await_suspend(),
+    /// passing its defaulted std::source_location (call graphs show it).
+    inline void park(WaiterQueue& q, std::coroutine_handle<> h, const std::source_location& at);
 
     /// True when the task suspended here (await_ready() returned false).
     bool suspended() const noexcept { return task_ != nullptr; }
@@ -166,10 +167,10 @@ inline Waiter::~Waiter() {
     if (queue_) queue_->remove(this);
 }
 
-inline void Waiter::park(WaiterQueue& q, std::coroutine_handle<> h) {
+inline void Waiter::park(WaiterQueue& q, std::coroutine_handle<> h, const std::source_location& at) {
     status_ = WaitStatus::waiting;
     q.push_back(this);
-    suspend_here(h);  // may call cancel_wait() at once if a cancel is pending
+    suspend_here(h, at);  // may call cancel_wait() at once if a cancel is pending
 }
 
 inline bool Waiter::cancel_wait() {
