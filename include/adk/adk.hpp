@@ -1,0 +1,17 @@
+// adk/adk.hpp — the agent layer: ADK's model (agents as async generators of
+// events, a runner persisting them in sessions) on aio.
+#pragma once
+
+#include "adk/agent.hpp"
+#include "adk/content.hpp"
+#include "adk/context.hpp"
+#include "adk/event.hpp"
+#include "adk/llm.hpp"
+#include "adk/llm_agent.hpp"
+#include "adk/llm_response.hpp"
+#include "adk/runner.hpp"
+#include "adk/scripted_llm.hpp"
+#include "adk/session.hpp"
+#include "adk/state.hpp"
+#include "adk/tool.hpp"
+#include "adk/workflow_agents.hpp"
