@@ -5,6 +5,9 @@
 
 #include <aio/aio.hpp>
 #include <chrono>
+#include <mutex>
+#include <string>
+#include <string_view>
 #include <vector>
 
 /// ASSERT_* returns from the function, which a coroutine cannot do: this
@@ -34,6 +37,41 @@ struct Counted {
     Counted& operator=(const Counted&) = default;
     ~Counted() { --live; }
     static void reset() { live = constructed = 0; }
+};
+
+/// Captures what aio reports through its log hook while alive (tasks
+/// destroyed while pending, exceptions never retrieved...).
+class CapturedLog {
+public:
+    CapturedLog() {
+        previous_ = aio::set_log_handler([this](aio::LogLevel level, std::string_view msg) {
+            std::lock_guard lock(mutex_);
+            lines_.push_back(std::string(aio::to_string(level)) + " " + std::string(msg));
+        });
+    }
+    CapturedLog(const CapturedLog&) = delete;
+    CapturedLog& operator=(const CapturedLog&) = delete;
+    ~CapturedLog() { aio::set_log_handler(std::move(previous_)); }
+
+    /// How many reports contain `needle`.
+    std::size_t count(std::string_view needle) const {
+        std::lock_guard lock(mutex_);
+        std::size_t n = 0;
+        for (const auto& l : lines_) n += l.find(needle) != std::string::npos;
+        return n;
+    }
+    /// Every report, one per line, each starting with its level.
+    std::string all() const {
+        std::lock_guard lock(mutex_);
+        std::string out;
+        for (const auto& l : lines_) out += l + "\n";
+        return out;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<std::string> lines_;
+    aio::LogHandler previous_;
 };
 
 /// Seconds elapsed on the running loop's clock since `start`.

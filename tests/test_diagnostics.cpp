@@ -13,28 +13,7 @@ aio::Coro<int> forgotten_coroutine() { co_return 1; }
 
 namespace {
 
-/// Captures what aio logs while alive.
-class LogCapture {
-public:
-    LogCapture() {
-        previous_ = aio::set_log_handler([this](aio::LogLevel level, std::string_view msg) {
-            std::lock_guard lock(mutex_);
-            lines_.push_back(std::string(aio::to_string(level)) + " " + std::string(msg));
-        });
-    }
-    ~LogCapture() { aio::set_log_handler(std::move(previous_)); }
-    std::string all() {
-        std::lock_guard lock(mutex_);
-        std::string out;
-        for (auto& l : lines_) out += l + "\n";
-        return out;
-    }
-
-private:
-    std::mutex mutex_;
-    std::vector<std::string> lines_;
-    aio::LogHandler previous_;
-};
+using LogCapture = aio_test::CapturedLog;
 
 TEST(Diagnostics, UnretrievedTaskExceptionIsReported) {
     LogCapture capture;

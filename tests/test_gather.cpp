@@ -21,34 +21,15 @@
 #include "aio/sleep.hpp"
 #include "aio/task.hpp"
 
+#include "support.hpp"
+
 using namespace std::chrono_literals;
 
-// ASSERT_* returns, which a coroutine cannot: stop the coroutine instead.
-#define CO_ASSERT_TRUE(cond)                          \
-    do {                                              \
-        if (!(cond)) {                                \
-            ADD_FAILURE() << "assertion failed: " #cond; \
-            co_return;                                \
-        }                                             \
-    } while (0)
 
 namespace {
 
-/// Captures aio's log while alive (tasks destroyed at loop close, exceptions
-/// never retrieved...).
-struct CapturedLog {
-    std::vector<std::string> lines;
-    aio::LogHandler previous;
-    CapturedLog() {
-        previous = aio::set_log_handler([this](aio::LogLevel, std::string_view m) { lines.emplace_back(m); });
-    }
-    ~CapturedLog() { aio::set_log_handler(std::move(previous)); }
-    std::size_t count(std::string_view needle) const {
-        std::size_t n = 0;
-        for (const auto& l : lines) n += l.find(needle) != std::string::npos;
-        return n;
-    }
-};
+using aio_test::CapturedLog;
+
 
 aio::Coro<int> identity(int v) { co_return v; }
 

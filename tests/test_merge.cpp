@@ -13,15 +13,11 @@
 #include "aio/run.hpp"
 #include "aio/sleep.hpp"
 
+#include "support.hpp"
+
 using namespace std::chrono_literals;
 using Log = std::vector<std::string>;
 
-// ASSERT_* returns from the function: in a coroutine, co_return instead.
-#define CO_ASSERT_TRUE(cond)                     \
-    if (!(cond)) {                               \
-        ADD_FAILURE() << "expected true: " #cond; \
-        co_return;                               \
-    }
 
 namespace {
 
