@@ -22,7 +22,7 @@ export CCACHE_NOHASHDIR := 1
 export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps test demo bench clean $(addprefix build-,$(TEST_CONFIGS)) $(addprefix test-,$(TEST_CONFIGS))
+.PHONY: all deps test demo bench clean fuzz $(addprefix build-,$(TEST_CONFIGS)) $(addprefix test-,$(TEST_CONFIGS))
 
 all: build-gcc
 
@@ -37,9 +37,14 @@ $(addprefix build-,$(TEST_CONFIGS)): build-%: | deps
 $(addprefix test-,$(TEST_CONFIGS)): test-%: build-%
 	cd build/$* && $(TEST_ENV_$*) ctest --output-on-failure -j $(JOBS)
 
-# Every configuration: g++ and clang optimised, both with ASan+UBSan.
-test: $(addprefix test-,$(TEST_CONFIGS))
-	@echo "make test: all configurations passed ($(TEST_CONFIGS))"
+# Every configuration: g++ and clang optimised, both with ASan+UBSan; then
+# the libFuzzer target over StreamReader's parsing for a short time.
+FUZZ_SECONDS ?= 20
+test: $(addprefix test-,$(TEST_CONFIGS)) fuzz
+	@echo "make test: all configurations passed ($(TEST_CONFIGS)), fuzzing clean"
+
+fuzz: | deps
+	bash fuzz/run.sh $(FUZZ_SECONDS) build/fuzz
 
 demo: build-gcc
 	@bash examples/tour.sh build/gcc

@@ -29,7 +29,7 @@ BUILD=$(cd "$1" && pwd) || { echo "no such build dir: $1" >&2; exit 2; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 PEERS="$HERE/peers"
 REPEAT=${BENCH_REPEAT:-3}
-IMPLS=${BENCH_IMPLS:-"aio asyncio uvloop asio tokio"}
+IMPLS=${BENCH_IMPLS:-"aio aio-debug asyncio uvloop asio tokio"}
 PY=${PYTHON:-/usr/bin/python3}
 RESULTS="$BUILD/bench/core_results.jsonl"
 mkdir -p "$BUILD/bench"
@@ -47,6 +47,9 @@ for impl in $IMPLS; do
     aio)
       if [ -x "$AIO_BIN" ]; then CMD[aio]="$AIO_BIN"
       else echo "skip aio: $AIO_BIN not built" >&2; fi ;;
+    aio-debug)  # the same program in debug mode: what debug mode costs
+      if [ -x "$AIO_BIN" ]; then CMD[aio-debug]="env AIO_DEBUG=1 $AIO_BIN"
+      else echo "skip aio-debug: $AIO_BIN not built" >&2; fi ;;
     asyncio)
       CMD[asyncio]="$PY $PEERS/asyncio_bench.py" ;;
     uvloop)

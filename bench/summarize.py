@@ -16,7 +16,7 @@ import statistics
 import sys
 from collections import OrderedDict
 
-IMPL_ORDER = ["aio", "asyncio", "uvloop", "asio", "tokio"]
+IMPL_ORDER = ["aio", "aio-debug", "asyncio", "uvloop", "asio", "tokio"]
 # workload -> (metric key, column label, higher_is_better)
 METRIC = {
     "spawn": ("tasks_per_sec", "tasks/s", True),

@@ -172,3 +172,44 @@ TEST(CallGraph, SignalDumpCanBeTurnedOff) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CallGraph, TaskGroupChildIsAwaitedByTheTaskRunningTheGroup) {
+    aio::run([]() -> aio::Coro<> {
+        aio::Future<int> gate;
+        std::uint32_t group_line = 0;
+        auto parent = aio::create_task(
+            [&gate, &group_line]() -> aio::Coro<> {
+                group_line = line_here() + 1;
+                co_await aio::task_group([&gate](aio::TaskGroup& tg) -> aio::Coro<> {
+                    tg.create_task(outer(gate), "child");
+                    co_return;
+                });
+            },
+            "parent");
+        co_await aio::sleep(0s);
+        co_await aio::sleep(0s);
+        std::optional<aio::AnyTask> child;
+        for (auto& t : aio::all_tasks())
+            if (t.get_name() == "child") child = t;
+        CO_ASSERT_TRUE(child.has_value());
+        auto g = aio::capture_call_graph(*child);
+        CO_ASSERT_TRUE(g.has_value());
+        CO_ASSERT_TRUE(g->call_stack.size() == 3u);
+        EXPECT_EQ(g->call_stack[0].line, leaf_line);
+        EXPECT_EQ(g->call_stack[2].function, "outer");
+        CO_ASSERT_TRUE(g->awaited_by.size() == 1u);
+        const aio::CallGraph& p = g->awaited_by[0];
+        EXPECT_EQ(p.task.get_name(), "parent");
+        // A co_await spanning lines is reported at its first (clang) or last
+        // (g++) line.
+        bool at_group_line = false;
+        for (const auto& f : p.call_stack) at_group_line = at_group_line || (f.line >= group_line && f.line <= group_line + 3);
+        EXPECT_TRUE(at_group_line) << aio::format_call_graph(*g);
+        gate.set_result(1);
+        co_await parent;
+    });
+}
+
+}  // namespace

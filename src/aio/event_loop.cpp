@@ -284,18 +284,22 @@ void EventLoop::run_once() {
     }
     while (count--) {
         detail::Runnable* r = ready_.pop();
-        // Name what runs before it runs: a task step may finish the task.
-        std::string what = "a callback";
-        if (auto* task = dynamic_cast<detail::TaskCore*>(r)) {
-            what = "a step of task '" + task->name() + "'";
-            if (detail::Suspension* s = task->awaiting(); s && s->location().line() != 0)
-                what += " resumed at " + std::string(s->location().file_name()) + ":" +
-                        std::to_string(s->location().line());
-        }
+        // Keep a task alive through its step (it may finish and be freed) so
+        // it can be named afterwards, only when the step was slow.
+        detail::IntrusivePtr<detail::TaskCore> task(dynamic_cast<detail::TaskCore*>(r));
+        std::source_location resumed_at{};
+        if (task)
+            if (detail::Suspension* s = task->awaiting()) resumed_at = s->location();
         auto start = Clock::now();
         run_ready(r);
         auto took = std::chrono::duration<double>(Clock::now() - start);
         if (took > slow_callback_duration) {
+            std::string what = "a callback";
+            if (task) {
+                what = "a step of task '" + task->name() + "'";
+                if (resumed_at.line() != 0)
+                    what += " resumed at " + std::string(resumed_at.file_name()) + ":" + std::to_string(resumed_at.line());
+            }
             char buf[64];
             std::snprintf(buf, sizeof buf, " took %.3f seconds", took.count());
             log(LogLevel::warning, "Executing " + what + buf);
