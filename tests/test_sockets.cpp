@@ -115,6 +115,17 @@ TEST(Getaddrinfo, CancelledLookupIsAbandonedCleanly) {
     });
 }
 
+TEST(SockOps, LoopMethodsForwardToTheFreeFunctions) {
+    // asyncio's spelling: loop.sock_sendall / loop.sock_recv.
+    run_bounded([]() -> aio::Coro<> {
+        auto& loop = aio::get_running_loop();
+        auto [a, b] = aio::Socket::pair();
+        co_await loop.sock_sendall(a.fd(), "ping");
+        std::string got = co_await loop.sock_recv(b.fd(), 16);
+        EXPECT_EQ(got, "ping");
+    });
+}
+
 TEST(SockOps, SendallRecvOverASocketPair) {
     run_bounded([]() -> aio::Coro<> {
         auto [a, b] = aio::Socket::pair();

@@ -12,10 +12,12 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "aio/coro.hpp"
@@ -25,6 +27,8 @@
 
 namespace aio {
 
+class Socket;
+class SocketAddress;
 template <class T = void>
 class Task;
 template <class T = void>
@@ -245,6 +249,15 @@ private:
     bool debug_ = false;
     std::thread::id thread_id_{};
     ExceptionHandler exception_handler_;
+
+public:
+    // --- low-level socket operations (asyncio's loop.sock_*; defined in
+    // src/aio/socket.cpp, same as the free functions of aio/socket.hpp) ---
+    Coro<std::string> sock_recv(int fd, std::size_t n);
+    Coro<std::size_t> sock_recv_into(int fd, std::span<char> buffer);
+    Coro<void> sock_sendall(int fd, std::string_view data);
+    Coro<void> sock_connect(int fd, SocketAddress address);
+    Coro<std::pair<Socket, SocketAddress>> sock_accept(int fd);
 
     // --- threads, processes, signals (issue 6) ---
     // Defined in aio/executor.hpp, src/aio/executor.cpp and src/aio/signals.cpp

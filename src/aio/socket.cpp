@@ -571,4 +571,11 @@ Coro<std::pair<Socket, SocketAddress>> sock_accept(int fd) {
     }
 }
 
+// asyncio names these loop methods: the loop forwards to the free functions.
+Coro<std::string> EventLoop::sock_recv(int fd, std::size_t n) { return aio::sock_recv(fd, n); }
+Coro<std::size_t> EventLoop::sock_recv_into(int fd, std::span<char> buffer) { return aio::sock_recv_into(fd, buffer); }
+Coro<void> EventLoop::sock_sendall(int fd, std::string_view data) { return aio::sock_sendall(fd, data); }
+Coro<void> EventLoop::sock_connect(int fd, SocketAddress address) { return aio::sock_connect(fd, std::move(address)); }
+Coro<std::pair<Socket, SocketAddress>> EventLoop::sock_accept(int fd) { return aio::sock_accept(fd); }
+
 }  // namespace aio
