@@ -17,79 +17,26 @@
 # BENCH_IMPLS (subset of "aio asyncio uvloop asio tokio"), PYTHON,
 # BENCH_MEASUREMENTS (';'-separated, e.g. "fanout_taskgroup 100;wait_for 100000").
 set -u
+source "$(dirname "$0")/lib.sh"
+bench_init structured "aio asyncio uvloop asio tokio" "${1:-}"
 
-if [ $# -ne 1 ]; then
-  echo "usage: $0 BUILD_DIR" >&2
-  exit 2
-fi
-BUILD=$(cd "$1" && pwd) || { echo "no such build dir: $1" >&2; exit 2; }
-HERE=$(cd "$(dirname "$0")" && pwd)
-PEERS="$HERE/peers"
-REPEAT=${BENCH_REPEAT:-3}
-IMPLS=${BENCH_IMPLS:-"aio asyncio uvloop asio tokio"}
-PY=${PYTHON:-/usr/bin/python3}
-RESULTS="$BUILD/bench/structured_results.jsonl"
-mkdir -p "$BUILD/bench/peers"
-: > "$RESULTS"
-
-AIO_BIN="$BUILD/bench/structured_bench"
 ASIO_BIN="$BUILD/bench/peers/structured_asio"
-TOKIO_TARGET="$BUILD/bench/tokio-target"
-TOKIO_BIN="$TOKIO_TARGET/release/structured_tokio"
-
-declare -A CMD
 for impl in $IMPLS; do
   case "$impl" in
-    aio)
-      if [ -x "$AIO_BIN" ]; then CMD[aio]="$AIO_BIN"
-      else echo "skip aio: $AIO_BIN not built (build target structured_bench)" >&2; fi ;;
-    asyncio)
-      CMD[asyncio]="$PY $PEERS/structured_asyncio.py" ;;
-    uvloop)
-      if "$PY" -c 'import uvloop' 2>/dev/null; then CMD[uvloop]="$PY $PEERS/structured_asyncio.py --uvloop"
-      else echo "skip uvloop: not importable by $PY" >&2; fi ;;
+    aio) peer_binary aio "$BUILD/bench/structured_bench" ;;
+    asyncio | uvloop) peer_python "$impl" "$PEERS/structured_asyncio.py" ;;
     asio)
-      if [ ! -x "$ASIO_BIN" ]; then
+      if [ ! -x "$ASIO_BIN" ]; then  # not built by CMake (no Boost at configure time)
         echo "compiling the Asio peer into $ASIO_BIN ..." >&2
         ${CXX:-g++-12} -std=c++20 -O2 -DNDEBUG "$PEERS/structured_asio.cpp" -o "$ASIO_BIN" -lpthread >&2 || true
       fi
-      if [ -x "$ASIO_BIN" ]; then CMD[asio]="$ASIO_BIN"
-      else echo "skip asio: could not build $ASIO_BIN" >&2; fi ;;
-    tokio)
-      echo "building tokio peer (cargo --offline) into $TOKIO_TARGET ..." >&2
-      if (cd "$PEERS/structured_tokio" && CARGO_TARGET_DIR="$TOKIO_TARGET" \
-            cargo build --release --offline --quiet) >&2; then
-        CMD[tokio]="$TOKIO_BIN"
-      else
-        echo "skip tokio: cargo build failed" >&2
-      fi ;;
+      peer_binary asio "$ASIO_BIN" ;;
+    tokio) peer_cargo tokio "$PEERS/structured_tokio" structured_tokio "$BUILD/bench/tokio-target" ;;
     *) echo "unknown impl '$impl' in BENCH_IMPLS" >&2 ;;
   esac
 done
 
-MEASUREMENTS=("fanout_taskgroup 1000" "fanout_gather 1000" "wait_for 1000000")
-if [ -n "${BENCH_MEASUREMENTS:-}" ]; then
-  IFS=';' read -r -a MEASUREMENTS <<< "$BENCH_MEASUREMENTS"
-fi
-
-for m in "${MEASUREMENTS[@]}"; do
-  for ((rep = 1; rep <= REPEAT; rep++)); do
-    for impl in $IMPLS; do
-      [ -n "${CMD[$impl]:-}" ] || continue
-      # shellcheck disable=SC2086  # CMD holds "interpreter script [flags]"
-      line=$(set -o pipefail; ${CMD[$impl]} $m | tail -n 1)
-      rc=$?
-      if [ "$rc" -ne 0 ] || [ "${line:0:1}" != "{" ]; then
-        echo "FAILED: $impl $m (exit $rc)" >&2
-        continue
-      fi
-      echo "$line"
-      echo "$line" >> "$RESULTS"
-    done
-  done
-done
-
-echo
+run_measurements "fanout_taskgroup 1000" "fanout_gather 1000" "wait_for 1000000"
 # Table: medians per (workload, n, impl) and aio/peer ratios (> 1: aio better).
 "$PY" - "$RESULTS" <<'PYEOF'
 import json, statistics, sys
