@@ -158,3 +158,39 @@ TEST(Canary, StructuredBindings) {
 }
 
 }  // namespace
+
+// 8. (found here) g++ 12 destroys an aggregate temporary with non-trivial
+// members twice when it is built inside a co_await / co_yield statement.
+// The documented workaround — build it in a named local, then move it — must
+// keep working on every compiler; counted objects prove single destruction.
+namespace {
+struct Payload {
+    std::string text;
+    Counted counted;
+};
+aio::Coro<std::size_t> consume(Payload p) {
+    co_await aio::sleep(0s);
+    co_return p.text.size();
+}
+aio::AsyncGenerator<Payload> produce() {
+    for (int i = 0; i < 3; ++i) {
+        Payload p{std::string(40, 'x'), {}};  // long enough to live on the heap
+        co_yield std::move(p);
+    }
+}
+}  // namespace
+
+TEST(Canary, AggregateThroughNamedLocalIsDestroyedOnce) {
+    Counted::reset();
+    std::size_t total = aio::run([]() -> aio::Coro<std::size_t> {
+        std::size_t sum = 0;
+        Payload p{std::string(40, 'y'), {}};
+        std::size_t n = co_await consume(std::move(p));
+        sum += n;
+        auto gen = produce();
+        while (auto item = co_await gen.next()) sum += item->text.size();
+        co_return sum;
+    });
+    EXPECT_EQ(total, 160u);
+    EXPECT_EQ(Counted::live, 0);
+}
