@@ -341,29 +341,36 @@ public:
         promise_type* p_;
     };
 
+    // aclose() and athrow() alike: whether the body must be resumed (a body
+    // that never started is finished without running; a finished one has
+    // nothing to do), and the hand-over to its innermost frame.
+    static bool needs_body(promise_type* p, const char* op) {
+        switch (p->state) {
+            case detail::GenState::created:
+                p->state = detail::GenState::finished;  // the body never runs
+                return false;
+            case detail::GenState::running:
+                throw RuntimeError(std::string(op) + ": asynchronous generator is already running");
+            case detail::GenState::finished:
+                return false;
+            default:
+                return true;
+        }
+    }
+    static void enter_body(promise_type* p, std::coroutine_handle<> consumer) noexcept {
+        p->consumer = consumer;
+        p->state = detail::GenState::running;
+        detail::tls_context.next = p->leaf->handle();
+    }
+
     class CloseAwaiter {
     public:
         explicit CloseAwaiter(promise_type* p) noexcept : p_(p) {}
-        bool await_ready() const {
-            if (!p_) return true;
-            switch (p_->state) {
-                case detail::GenState::created:
-                    p_->state = detail::GenState::finished;  // the body never runs
-                    return true;
-                case detail::GenState::running:
-                    throw RuntimeError("aclose(): asynchronous generator is already running");
-                case detail::GenState::finished:
-                    return true;
-                default:
-                    return false;
-            }
-        }
+        bool await_ready() const { return !p_ || !needs_body(p_, "aclose()"); }
         void await_suspend(std::coroutine_handle<> consumer) noexcept {
             resumed_ = true;
             p_->closing = true;
-            p_->consumer = consumer;
-            p_->state = detail::GenState::running;
-            detail::tls_context.next = p_->leaf->handle();
+            enter_body(p_, consumer);
         }
         void await_resume() {
             if (!resumed_) return;
@@ -385,24 +392,12 @@ public:
         bool await_ready() const {
             if (!p_) throw InvalidStateError("athrow() on an empty AsyncGenerator (moved from?)");
             if (!e_) throw std::invalid_argument("athrow(): null exception_ptr");
-            switch (p_->state) {
-                case detail::GenState::created:
-                    p_->state = detail::GenState::finished;
-                    return true;
-                case detail::GenState::running:
-                    throw RuntimeError("athrow(): asynchronous generator is already running");
-                case detail::GenState::finished:
-                    return true;
-                default:
-                    return false;
-            }
+            return !needs_body(p_, "athrow()");
         }
         void await_suspend(std::coroutine_handle<> consumer) noexcept {
             resumed_ = true;
             p_->pending = e_;
-            p_->consumer = consumer;
-            p_->state = detail::GenState::running;
-            detail::tls_context.next = p_->leaf->handle();
+            enter_body(p_, consumer);
         }
         std::optional<T> await_resume() {
             if (!resumed_) std::rethrow_exception(e_);
