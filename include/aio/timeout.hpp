@@ -225,6 +225,19 @@ public:
     }
     bool fired() const noexcept { return fired_; }
 
+    /// Ends the scope once the work ended (`error` null on success). A
+    /// cancellation from someone else propagates as CancelledError (even if
+    /// the work swallowed it); returns true when our own deadline cancelled
+    /// the work, which the caller turns into TimeoutError (or not, when a
+    /// task finished anyway).
+    bool settle(const std::exception_ptr& error) {
+        if (leave()) {
+            if (error && is_cancellation_ptr(error)) std::rethrow_exception(error);
+            if (!error) throw CancelledError(task_->cancel_message());
+        }
+        return error && fired_ && is_cancellation_ptr(error);
+    }
+
 private:
     void fire(EventLoop&) override {
         fired_ = true;
@@ -247,40 +260,21 @@ Coro<T> wait_for_coro(Coro<T> work, Clock::duration delay) {
     WaitForScope scope;
     scope.enter(delay);
     std::exception_ptr error;
-    if constexpr (std::is_void_v<T>) {
-        try {
+    std::optional<monostate_if_void_t<T>> value;
+    try {
+        if constexpr (std::is_void_v<T>) {
             co_await std::move(work);
-        } catch (...) {
-            error = std::current_exception();
-        }
-        const bool foreign = scope.leave();
-        if (foreign) {
-            if (error && is_cancellation_ptr(error)) std::rethrow_exception(error);
-            if (!error) throw CancelledError(current_task_core("aio::wait_for").cancel_message());
-        }
-        if (error) {
-            if (scope.fired() && is_cancellation_ptr(error)) throw_wait_for_timeout();
-            std::rethrow_exception(error);
-        }
-    } else {
-        std::optional<T> value;
-        try {
+            value.emplace();
+        } else {
             T v = co_await std::move(work);
             value.emplace(std::move(v));
-        } catch (...) {
-            error = std::current_exception();
         }
-        const bool foreign = scope.leave();
-        if (foreign) {
-            if (error && is_cancellation_ptr(error)) std::rethrow_exception(error);
-            if (!error) throw CancelledError(current_task_core("aio::wait_for").cancel_message());
-        }
-        if (error) {
-            if (scope.fired() && is_cancellation_ptr(error)) throw_wait_for_timeout();
-            std::rethrow_exception(error);
-        }
-        co_return std::move(*value);
+    } catch (...) {
+        error = std::current_exception();
     }
+    if (scope.settle(error)) throw_wait_for_timeout();
+    if (error) std::rethrow_exception(error);
+    if constexpr (!std::is_void_v<T>) co_return std::move(*value);
 }
 
 /// wait_for on a task or future: awaiting it cancels it when our deadline
@@ -304,13 +298,7 @@ Coro<typename Handle::value_type> wait_for_handle(Handle h, Clock::duration dela
     } catch (...) {
         error = std::current_exception();
     }
-    const bool foreign = scope.leave();
-    if (foreign) {
-        if (error && is_cancellation_ptr(error)) std::rethrow_exception(error);
-        if (!error) throw CancelledError(current_task_core("aio::wait_for").cancel_message());
-    }
-    if (error) {
-        if (!scope.fired() || !is_cancellation_ptr(error)) std::rethrow_exception(error);
+    if (scope.settle(error)) {
         // Our deadline cancelled us. The work may have finished meanwhile.
         if (!h.done() || h.cancelled()) throw_wait_for_timeout();
         if constexpr (std::is_void_v<T>) {
@@ -320,6 +308,7 @@ Coro<typename Handle::value_type> wait_for_handle(Handle h, Clock::duration dela
             co_return T(h.result());
         }
     }
+    if (error) std::rethrow_exception(error);
     if constexpr (!std::is_void_v<T>) co_return std::move(*value);
 }
 
