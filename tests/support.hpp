@@ -74,6 +74,26 @@ private:
     aio::LogHandler previous_;
 };
 
+/// Runs `body()` on a fresh loop; cancels it and fails the test if it has
+/// not finished within `limit` (so a hang is a failure, not a stuck run).
+template <class F>
+void run_bounded(F body, std::chrono::seconds limit = std::chrono::seconds(30)) {
+    aio::run([&]() -> aio::Coro<> {
+        aio::Task<> task = aio::create_task(body());
+        bool timed_out = false;
+        aio::TimerHandle watchdog = aio::get_running_loop().call_later(limit, [&] {
+            timed_out = true;
+            task.cancel();
+        });
+        try {
+            co_await task;
+        } catch (const aio::CancelledError&) {
+        }
+        watchdog.cancel();
+        EXPECT_FALSE(timed_out) << "the test body did not finish in time";
+    });
+}
+
 /// Seconds elapsed on the running loop's clock since `start`.
 inline double since(aio::Clock::time_point start) {
     return std::chrono::duration<double>(aio::get_running_loop().time() - start).count();

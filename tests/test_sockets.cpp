@@ -17,23 +17,6 @@ using namespace aio_test;
 
 namespace {
 
-template <class F>
-void run_bounded(F body, std::chrono::seconds limit = std::chrono::seconds(30)) {
-    aio::run([&]() -> aio::Coro<> {
-        aio::Task<> task = aio::create_task(body());
-        bool timed_out = false;
-        aio::TimerHandle watchdog = aio::get_running_loop().call_later(limit, [&] {
-            timed_out = true;
-            task.cancel();
-        });
-        try {
-            co_await task;
-        } catch (const aio::CancelledError&) {
-        }
-        watchdog.cancel();
-        EXPECT_FALSE(timed_out) << "the test body did not finish in time";
-    });
-}
 
 aio::Socket listening_socket(const char* host = "127.0.0.1", int backlog = 16) {
     aio::SocketAddress a = aio::SocketAddress::parse(host, 0);

@@ -17,25 +17,6 @@ using namespace aio_test;
 
 namespace {
 
-/// Runs `body()` on a fresh loop; cancels it and fails the test if it has
-/// not finished within `limit` (so a hang is a failure, not a stuck run).
-template <class F>
-void run_bounded(F body, std::chrono::seconds limit = std::chrono::seconds(30)) {
-    aio::run([&]() -> aio::Coro<> {
-        aio::Task<> task = aio::create_task(body());
-        bool timed_out = false;
-        aio::TimerHandle watchdog = aio::get_running_loop().call_later(limit, [&] {
-            timed_out = true;
-            task.cancel();
-        });
-        try {
-            co_await task;
-        } catch (const aio::CancelledError&) {
-        }
-        watchdog.cancel();
-        EXPECT_FALSE(timed_out) << "the test body did not finish in time";
-    });
-}
 
 std::uint16_t port_of(const aio::Server& server) { return server.sockets().at(0).sockname().port(); }
 
