@@ -8,9 +8,14 @@ packages=(
   build-essential g++-12 clang-16 libclang-rt-16-dev cmake ninja-build ccache
   libgtest-dev libgmock-dev libbenchmark-dev
   liburing-dev nlohmann-json3-dev python3
+  libboost1.81-dev libsqlite3-dev libcurl4-openssl-dev libhttp-parser-dev
 )
+# Node.js and npm run the real peers (MCP servers, ADK-TS). The machine may
+# bring its own Node (not from Debian): only install Debian's when absent.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(python3-uvloop libboost1.81-dev librust-tokio-dev cargo golang-go valgrind)
+  packages+=(python3-uvloop librust-tokio-dev cargo golang-go valgrind)
 fi
 
 missing=()
