@@ -11,7 +11,11 @@
 // parent owns its children).
 //
 // run() copies the context it is given and sets `agent`; the agent object
-// must outlive the returned generator. Cancellation is the consumer's: the
+// must outlive the returned generator. Around run_impl it runs the agent
+// callbacks (adk/callbacks.hpp): a before_agent callback returning content
+// skips the agent (that content is its only event); after_agent content is
+// one more event; state written by callbacks without content is yielded as
+// a state-only event. Cancellation is the consumer's: the
 // agent is cancelled at whatever it awaits (model, tool, child agent).
 #pragma once
 
@@ -19,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "adk/callbacks.hpp"
 #include "adk/context.hpp"
 #include "adk/event.hpp"
 #include "aio/async_generator.hpp"
@@ -47,6 +52,10 @@ public:
     /// Runs the agent: its events, as they happen.
     aio::AsyncGenerator<Event> run(InvocationContext parent_context);
 
+    /// ADK's before_agent_callback / after_agent_callback (run in order).
+    std::vector<AgentCallback>& before_agent_callback() noexcept { return before_agent_; }
+    std::vector<AgentCallback>& after_agent_callback() noexcept { return after_agent_; }
+
 protected:
     /// The agent's behaviour; `ctx.agent == this`.
     virtual aio::AsyncGenerator<Event> run_impl(InvocationContext ctx) = 0;
@@ -56,6 +65,10 @@ private:
     std::string description_;
     std::vector<AgentPtr> sub_agents_;
     BaseAgent* parent_ = nullptr;
+    std::vector<AgentCallback> before_agent_;
+    std::vector<AgentCallback> after_agent_;
+
+    aio::AsyncGenerator<Event> run_with_callbacks(InvocationContext ctx);
 };
 
 /// True if `name` is a valid agent name (an identifier, not "user").

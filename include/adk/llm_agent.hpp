@@ -15,6 +15,23 @@
 // (aio::CancelledError) is never turned into a response: it cancels the
 // sibling calls and propagates.
 //
+// Transfer (ADK's AutoFlow): when the agent has sub-agents, or may transfer
+// to its parent or peers (LlmAgent parents only, unless disallowed), the
+// request lists those agents and declares the `transfer_to_agent` tool. A
+// function-response event whose actions name an agent runs that agent next,
+// nested in this one's stream; the runner gives the next user turn to the
+// agent that spoke last (Runner's agent selection).
+//
+// Timeouts (RunConfig): llm_call_timeout bounds one model call, from request
+// to last chunk (LlmTimeoutError); tool_timeout (or the tool's own, if
+// shorter) bounds one tool call, reported to the model as an error result.
+//
+// Long-running tools: a call whose tool is long-running is listed in the
+// event's long_running_tool_ids; if the tool returns null there is no
+// response for it yet: the event is final and the invocation ends. The
+// client later sends a function_response with the same id as the user
+// message, and the runner resumes with this agent.
+//
 // Cancellation: at the model call (the model's stream ends), or while tools
 // run (every running tool is cancelled and awaited before the
 // CancelledError leaves; no function-response event is yielded).
@@ -27,6 +44,7 @@
 #include <vector>
 
 #include "adk/agent.hpp"
+#include "adk/callbacks.hpp"
 #include "adk/llm.hpp"
 #include "adk/tool.hpp"
 
@@ -48,9 +66,36 @@ struct ModelRef {
     std::shared_ptr<BaseLlm> llm;
 };
 
+class BaseToolset;
+
+/// An entry of LlmAgent::Options::tools: a tool or a toolset (whose tools
+/// are listed again for every model call, ADK's ToolUnion).
+struct ToolUnion {
+    template <class T>
+        requires std::is_base_of_v<BaseTool, T>
+    ToolUnion(std::shared_ptr<T> t) : tool(std::move(t)) {}  // NOLINT: implicit on purpose
+    template <class T>
+        requires std::is_base_of_v<BaseToolset, T>
+    ToolUnion(std::shared_ptr<T> t) : toolset(std::move(t)) {}  // NOLINT: implicit on purpose
+
+    std::shared_ptr<BaseTool> tool;
+    std::shared_ptr<BaseToolset> toolset;
+};
+
+/// Which history the model sees: all of it on the agent's branch
+/// (`default_`), or only the current turn (`none`, ADK's include_contents='none').
+enum class IncludeContents { default_, none };
+
+/// A model call took longer than RunConfig::llm_call_timeout.
+class LlmTimeoutError : public ModelError {
+public:
+    using ModelError::ModelError;
+};
+
 class LlmAgent : public BaseAgent {
 public:
-    using InstructionProvider = std::function<std::string(const InvocationContext&)>;
+    /// Computes the instruction (not templated); may be a coroutine.
+    using InstructionProvider = Callback<std::string, const ReadonlyContext&>;
 
     struct Options {
         std::string name{};
@@ -62,15 +107,27 @@ public:
         /// left as written.
         std::string instruction{};
         /// Replaces `instruction` when set; its text is not templated.
-        InstructionProvider instruction_provider{};
+        std::optional<InstructionProvider> instruction_provider{};
         /// Used only on the root agent, before every agent's instruction.
         std::string global_instruction{};
-        std::vector<std::shared_ptr<BaseTool>> tools{};
+        /// Tools and toolsets.
+        std::vector<ToolUnion> tools{};
         std::vector<AgentPtr> sub_agents{};
         /// The final response's text is stored in state under this key.
         std::string output_key{};
         /// Generation settings passed to the model (temperature...).
         Json generate_content_config = Json::object();
+        IncludeContents include_contents = IncludeContents::default_;
+        /// Transfer settings (ADK's AutoFlow / SingleFlow).
+        bool disallow_transfer_to_parent = false;
+        bool disallow_transfer_to_peers = false;
+
+        std::vector<AgentCallback> before_agent_callback{};
+        std::vector<AgentCallback> after_agent_callback{};
+        std::vector<BeforeModelCallback> before_model_callback{};
+        std::vector<AfterModelCallback> after_model_callback{};
+        std::vector<BeforeToolCallback> before_tool_callback{};
+        std::vector<AfterToolCallback> after_tool_callback{};
     };
 
     // Every member has a default initializer, so designated initializers
@@ -83,14 +140,25 @@ public:
     std::shared_ptr<BaseLlm> canonical_model() const;
 
     /// The request the next step would send (exposed for tests and tools).
-    LlmRequest build_request(const InvocationContext& ctx) const;
+    aio::Coro<LlmRequest> build_request(const InvocationContext& ctx) const;
+    /// The agents this one may transfer to (sub-agents, parent, peers).
+    std::vector<BaseAgent*> transfer_targets() const;
+    /// Every toolset among the tools (Runner::close closes them).
+    std::vector<std::shared_ptr<BaseToolset>> toolsets() const;
 
 protected:
     aio::AsyncGenerator<Event> run_impl(InvocationContext ctx) override;
 
 private:
-    aio::Coro<Event> handle_function_calls(InvocationContext& ctx, const Event& call_event,
-                                           std::map<std::string, std::shared_ptr<BaseTool>> tools);
+    /// One function call, start to end (callbacks, timeout, errors); the
+    /// response part, or nullopt (a long-running tool with no result yet).
+    aio::Coro<std::optional<Part>> run_function_call(InvocationContext& ctx, FunctionCall call,
+                                                     std::shared_ptr<BaseTool> tool,
+                                                     const std::map<std::string, std::shared_ptr<BaseTool>>* tools,
+                                                     EventActions* out_actions) const;
+    aio::Coro<std::optional<Event>> handle_function_calls(
+        InvocationContext& ctx, const Event& call_event, std::map<std::string, std::shared_ptr<BaseTool>> tools) const;
+    aio::AsyncGenerator<LlmResponse> call_model(InvocationContext& ctx, LlmRequest request, CallbackContext& cb) const;
     void maybe_save_output(Event& event) const;
 
     Options options_;
@@ -104,8 +172,16 @@ std::string inject_session_state(const std::string& tmpl, const Json& state);
 /// The conversation an agent named `agent_name` on `branch` sees: the
 /// events' contents in order, events of other branches dropped, other
 /// agents' turns rewritten as user context ("For context:", "[agent] said:
-/// ..."), client-generated (adk-) function-call ids removed.
+/// ..."), client-generated (adk-) function-call ids removed. When the last
+/// event answers a function call made earlier (a long-running tool's final
+/// response), the events in between are dropped so the response follows
+/// its call. `current_turn_only`: from the latest user or other agent's
+/// event on (include_contents = none).
 std::vector<Content> build_contents(const std::optional<std::string>& branch, const std::vector<Event>& events,
-                                    const std::string& agent_name);
+                                    const std::string& agent_name, bool current_turn_only = false);
+
+/// ADK's transfer_to_agent tool: sets actions.transfer_to_agent (an unknown
+/// agent name is an error result the model can read).
+std::shared_ptr<BaseTool> transfer_to_agent_tool();
 
 }  // namespace adk

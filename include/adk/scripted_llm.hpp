@@ -24,10 +24,12 @@
 //                {"chunks": ["It is ", "sunny."], "chunkDelayMs": 10},
 //                {"delayMs": 50, "text": "late"},
 //                {"errorCode": "SAFETY", "errorMessage": "blocked"},
-//                {"raise": "connection reset"}],
+//                {"raise": "connection reset"},
+//                {"text": "slow down", "fault": {"status": 429, "retryAfter": 1}}],
 //    "rules": [{"whenUserSays": "Paris", "reply": {"text": "Bonjour"}},
 //              {"afterTool": "get_weather", "reply": {"text": "Done."}}]}
-// (snake_case keys are accepted too.)
+// (snake_case keys are accepted too.) `fault` is kept as written and ignored
+// here: programs serving a script over HTTP (adk-fake-llm) read it.
 //
 // Cancellation: the only suspension points are the delays; a cancellation
 // there ends the stream with CancelledError.
@@ -57,6 +59,9 @@ struct ScriptedReply {
     std::optional<std::string> raise;
     /// Computes the reply (the other fields but delay are then ignored).
     std::function<LlmResponse(const LlmRequest&)> compute;
+    /// The reply's "fault" object as written (null when absent). ScriptedLlm
+    /// ignores it; adk-fake-llm turns it into an HTTP fault (docs/fake-llm.md).
+    Json fault;
 
     static ScriptedReply say(std::string text);
     static ScriptedReply call(std::string name, Json args, std::string id = {});
@@ -86,6 +91,15 @@ public:
     static std::shared_ptr<ScriptedLlm> from_file(const std::string& path);
 
     aio::AsyncGenerator<LlmResponse> generate_content(LlmRequest request, bool stream) override;
+
+    /// The reply that answers `request` (rules first, then the sequence; see
+    /// the header comment), recorded as generate_content records it: what
+    /// generate_content plays. ModelError("script exhausted") when none.
+    /// For servers that answer from a script in their own wire format.
+    ScriptedReply next_reply(const LlmRequest& request);
+    /// Plays `reply` as generate_content does: the delay, then the error,
+    /// the streamed chunks (stream=true) and the final response.
+    static aio::AsyncGenerator<LlmResponse> play(ScriptedReply reply, LlmRequest request, bool stream);
 
     /// Every request received, in order.
     const std::vector<LlmRequest>& requests() const noexcept { return requests_; }

@@ -19,8 +19,18 @@
 // writers' histories (ADK compares wall-clock timestamps, or reloads and
 // interleaves).
 //
+// Appends through one copy are applied in the order they were started,
+// also when they overlap (a backend that suspends, such as
+// SqliteSessionService, makes a second append through the same copy wait
+// for the first).
+//
 // Cancellation: the in-memory service never suspends; each call completes
-// in one step, so a cancellation cannot leave it half-done.
+// in one step, so a cancellation cannot leave it half-done. A backend that
+// suspends guarantees: a cancelled append_event either stored the event
+// and updated the caller's copy, or did neither (docs/sessions.md).
+//
+// Backends: InMemorySessionService (here), SqliteSessionService
+// (adk/sqlite_session_service.hpp, target adk::sqlite). docs/sessions.md.
 #pragma once
 
 #include <cstdint>
@@ -76,6 +86,46 @@ class SessionExistsError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
+
+// ---- The rules every SessionService applies (shared by the in-memory and
+// the SQLite services; use them to write another backend) -----------------
+
+/// A state delta split by scope (ADK's _extract_state_delta): `app:` and
+/// `user:` keys with their prefix stripped, session keys as they are; `temp:`
+/// keys are dropped (never persisted).
+struct StateDeltaScopes {
+    Json app = Json::object();
+    Json user = Json::object();
+    Json session = Json::object();
+};
+/// Splits `delta` (a JSON object; anything else counts as empty).
+StateDeltaScopes split_state_delta(const Json& delta);
+
+/// Sets each key of `delta` in `state` (one level: a value replaces the old
+/// one, objects are not merged), as ADK's `state[key] = value`.
+void update_state(Json& state, const Json& delta);
+
+/// The state get_session hands out: the session's own keys plus the app
+/// and user keys with their prefixes put back (ADK's _merge_state).
+Json merge_state(Json session_state, const Json& app_state, const Json& user_state);
+
+/// `event` as it is stored: its `temp:` state keys removed.
+void strip_temp_state(Event& event);
+
+/// "session 's1' (app 'a', user 'u')", for error messages.
+std::string describe_session(const std::string& app_name, const std::string& user_id, const std::string& session_id);
+
+/// Raises StaleSessionError unless `copy.version == stored_version`.
+void check_session_version(const Session& copy, std::uint64_t stored_version);
+
+/// What a successful append does to the caller's copy: every key of the
+/// event's delta (temp: included) set in its state, the event appended,
+/// last_update_time = the event's timestamp, version = `new_version`.
+void apply_appended_event(Session& copy, const Event& event, std::uint64_t new_version);
+
+/// Applies GetSessionConfig to events in order: after_timestamp first (keep
+/// timestamp >= it), then num_recent_events (keep the last N).
+void filter_events(std::vector<Event>& events, const GetSessionConfig& config);
 
 /// ADK's BaseSessionService; every method is a coroutine.
 class SessionService {

@@ -58,7 +58,44 @@ BaseAgent* BaseAgent::find_sub_agent(const std::string& name) noexcept {
 
 aio::AsyncGenerator<Event> BaseAgent::run(InvocationContext parent_context) {
     parent_context.agent = this;
-    return run_impl(std::move(parent_context));
+    if (before_agent_.empty() && after_agent_.empty()) return run_impl(std::move(parent_context));
+    return run_with_callbacks(std::move(parent_context));
+}
+
+namespace {
+
+/// The event an agent callback produced: its content, or its state writes
+/// alone; nullopt if it did neither.
+std::optional<Event> callback_event(const InvocationContext& ctx, CallbackContext& cb, std::optional<Content> content) {
+    const bool has_state = cb.actions().state_delta.is_object() && !cb.actions().state_delta.empty();
+    if (!content && !has_state && cb.actions().artifact_delta.empty()) return std::nullopt;
+    Event event = Event::make(ctx.invocation_id, ctx.agent->name());
+    event.branch = ctx.branch;
+    if (content) {
+        if (content->role.empty()) content->role = "model";
+        event.content = std::move(*content);
+    }
+    event.actions = std::move(cb.actions());
+    return event;
+}
+
+}  // namespace
+
+aio::AsyncGenerator<Event> BaseAgent::run_with_callbacks(InvocationContext ctx) {
+    {
+        CallbackContext cb(ctx);
+        aio::Coro<std::optional<Content>> before = run_callbacks(before_agent_, cb);
+        std::optional<Content> content = co_await std::move(before);
+        const bool skip = content.has_value();
+        if (std::optional<Event> event = callback_event(ctx, cb, std::move(content))) co_yield std::move(*event);
+        if (skip) co_return;
+    }
+    co_yield aio::yield_from(run_impl(ctx));
+    if (ctx.end_invocation()) co_return;
+    CallbackContext cb(ctx);
+    aio::Coro<std::optional<Content>> after = run_callbacks(after_agent_, cb);
+    std::optional<Content> content = co_await std::move(after);
+    if (std::optional<Event> event = callback_event(ctx, cb, std::move(content))) co_yield std::move(*event);
 }
 
 }  // namespace adk

@@ -57,6 +57,7 @@ ScriptedReply scripted_reply_from_json(const Json& j) {
     if (const Json* x = detail::find_key(j, "errorCode", "error_code")) r.error_code = x->get<std::string>();
     if (const Json* x = detail::find_key(j, "errorMessage", "error_message")) r.error_message = x->get<std::string>();
     if (const Json* x = detail::find_key(j, "raise", nullptr)) r.raise = x->get<std::string>();
+    if (const Json* x = detail::find_key(j, "fault", nullptr)) r.fault = *x;
     return r;
 }
 
@@ -126,9 +127,22 @@ const ScriptedReply& ScriptedLlm::pick(const LlmRequest& request) {
     return replies_[next_++];
 }
 
-aio::AsyncGenerator<LlmResponse> ScriptedLlm::generate_content(LlmRequest request, bool stream) {
+ScriptedReply ScriptedLlm::next_reply(const LlmRequest& request) {
     requests_.push_back(request);
-    ScriptedReply reply = pick(request);  // a copy: the script may be long-lived, the reply is ours
+    return pick(request);  // a copy: the script may be long-lived, the reply is ours
+}
+
+aio::AsyncGenerator<LlmResponse> ScriptedLlm::generate_content(LlmRequest request, bool stream) {
+    ScriptedReply reply = next_reply(request);
+    aio::AsyncGenerator<LlmResponse> playing = play(std::move(reply), std::move(request), stream);
+    while (true) {
+        std::optional<LlmResponse> r = co_await playing.next();
+        if (!r) break;
+        co_yield std::move(*r);
+    }
+}
+
+aio::AsyncGenerator<LlmResponse> ScriptedLlm::play(ScriptedReply reply, LlmRequest request, bool stream) {
     if (reply.delay.count() > 0) co_await aio::sleep(reply.delay);
     if (reply.raise) throw ModelError(*reply.raise);
     if (reply.compute) {

@@ -14,10 +14,85 @@ bool starts_with(const std::string& s, std::string_view prefix) {
 }
 
 std::string describe(const std::string& app, const std::string& user, const std::string& id) {
-    return "session '" + id + "' (app '" + app + "', user '" + user + "')";
+    return describe_session(app, user, id);
 }
 
 }  // namespace
+
+// ---- shared rules -------------------------------------------------------------
+
+StateDeltaScopes split_state_delta(const Json& delta) {
+    StateDeltaScopes out;
+    if (!delta.is_object()) return out;
+    for (auto it = delta.begin(); it != delta.end(); ++it) {
+        const std::string& key = it.key();
+        if (starts_with(key, State::kTempPrefix)) continue;
+        if (starts_with(key, State::kAppPrefix))
+            out.app[key.substr(State::kAppPrefix.size())] = it.value();
+        else if (starts_with(key, State::kUserPrefix))
+            out.user[key.substr(State::kUserPrefix.size())] = it.value();
+        else
+            out.session[key] = it.value();
+    }
+    return out;
+}
+
+void update_state(Json& state, const Json& delta) {
+    if (!state.is_object()) state = Json::object();
+    if (!delta.is_object()) return;
+    for (auto it = delta.begin(); it != delta.end(); ++it) state[it.key()] = it.value();
+}
+
+Json merge_state(Json session_state, const Json& app_state, const Json& user_state) {
+    if (!session_state.is_object()) session_state = Json::object();
+    if (app_state.is_object())
+        for (auto it = app_state.begin(); it != app_state.end(); ++it)
+            session_state[std::string(State::kAppPrefix) + it.key()] = it.value();
+    if (user_state.is_object())
+        for (auto it = user_state.begin(); it != user_state.end(); ++it)
+            session_state[std::string(State::kUserPrefix) + it.key()] = it.value();
+    return session_state;
+}
+
+void strip_temp_state(Event& event) {
+    Json& delta = event.actions.state_delta;
+    if (!delta.is_object()) return;
+    for (auto it = delta.begin(); it != delta.end();) {
+        if (starts_with(it.key(), State::kTempPrefix))
+            it = delta.erase(it);
+        else
+            ++it;
+    }
+}
+
+std::string describe_session(const std::string& app_name, const std::string& user_id, const std::string& session_id) {
+    return "session '" + session_id + "' (app '" + app_name + "', user '" + user_id + "')";
+}
+
+void check_session_version(const Session& copy, std::uint64_t stored_version) {
+    if (copy.version == stored_version) return;
+    throw StaleSessionError("append_event: stale " + describe_session(copy.app_name, copy.user_id, copy.id) +
+                            ": this copy is at version " + std::to_string(copy.version) +
+                            " but the stored session is at version " + std::to_string(stored_version) +
+                            " (another writer appended events since it was read; get_session() again)");
+}
+
+void apply_appended_event(Session& copy, const Event& event, std::uint64_t new_version) {
+    // The caller's copy sees every key, temp: included, for the rest of the invocation.
+    update_state(copy.state, event.actions.state_delta);
+    copy.events.push_back(event);
+    copy.last_update_time = event.timestamp;
+    copy.version = new_version;
+}
+
+void filter_events(std::vector<Event>& events, const GetSessionConfig& config) {
+    if (config.after_timestamp) {
+        double t = *config.after_timestamp;
+        std::erase_if(events, [t](const Event& e) { return e.timestamp < t; });
+    }
+    if (config.num_recent_events && events.size() > *config.num_recent_events)
+        events.erase(events.begin(), events.end() - static_cast<std::ptrdiff_t>(*config.num_recent_events));
+}
 
 void to_json(Json& j, const Session& v) {
     j = Json::object();
@@ -59,34 +134,22 @@ const Session* InMemorySessionService::find(const std::string& app, const std::s
 }
 
 Session InMemorySessionService::merged_copy(const Session& stored) const {
-    Session copy = stored;
-    if (auto a = app_state_.find(stored.app_name); a != app_state_.end())
-        for (auto it = a->second.begin(); it != a->second.end(); ++it)
-            copy.state[std::string(State::kAppPrefix) + it.key()] = it.value();
+    static const Json empty = Json::object();
+    const Json* app = &empty;
+    const Json* user = &empty;
+    if (auto a = app_state_.find(stored.app_name); a != app_state_.end()) app = &a->second;
     if (auto a = user_state_.find(stored.app_name); a != user_state_.end())
-        if (auto u = a->second.find(stored.user_id); u != a->second.end())
-            for (auto it = u->second.begin(); it != u->second.end(); ++it)
-                copy.state[std::string(State::kUserPrefix) + it.key()] = it.value();
+        if (auto u = a->second.find(stored.user_id); u != a->second.end()) user = &u->second;
+    Session copy = stored;
+    copy.state = merge_state(std::move(copy.state), *app, *user);
     return copy;
 }
 
 void InMemorySessionService::apply_delta(Session& stored, const Json& delta) {
-    if (!delta.is_object()) return;
-    for (auto it = delta.begin(); it != delta.end(); ++it) {
-        const std::string& key = it.key();
-        if (starts_with(key, State::kTempPrefix)) continue;
-        if (starts_with(key, State::kAppPrefix)) {
-            Json& app = app_state_[stored.app_name];
-            if (!app.is_object()) app = Json::object();
-            app[key.substr(State::kAppPrefix.size())] = it.value();
-        } else if (starts_with(key, State::kUserPrefix)) {
-            Json& user = user_state_[stored.app_name][stored.user_id];
-            if (!user.is_object()) user = Json::object();
-            user[key.substr(State::kUserPrefix.size())] = it.value();
-        } else {
-            stored.state[key] = it.value();
-        }
-    }
+    StateDeltaScopes scopes = split_state_delta(delta);
+    if (!scopes.app.empty()) update_state(app_state_[stored.app_name], scopes.app);
+    if (!scopes.user.empty()) update_state(user_state_[stored.app_name][stored.user_id], scopes.user);
+    update_state(stored.state, scopes.session);
 }
 
 Session InMemorySessionService::create_session_now(const std::string& app_name, const std::string& user_id, Json state,
@@ -111,13 +174,7 @@ std::optional<Session> InMemorySessionService::get_session_now(const std::string
     const Session* stored = find(app_name, user_id, session_id);
     if (!stored) return std::nullopt;
     Session copy = merged_copy(*stored);
-    if (config.after_timestamp) {
-        double t = *config.after_timestamp;
-        std::erase_if(copy.events, [t](const Event& e) { return e.timestamp < t; });
-    }
-    if (config.num_recent_events && copy.events.size() > *config.num_recent_events)
-        copy.events.erase(copy.events.begin(),
-                          copy.events.end() - static_cast<std::ptrdiff_t>(*config.num_recent_events));
+    filter_events(copy.events, config);
     return copy;
 }
 
@@ -125,28 +182,14 @@ Event InMemorySessionService::append_event_now(Session& session, Event event) {
     if (event.is_partial()) return event;
     Session* stored = find(session.app_name, session.user_id, session.id);
     if (!stored) throw SessionNotFoundError(describe(session.app_name, session.user_id, session.id) + " not found");
-    if (session.version != stored->version)
-        throw StaleSessionError("append_event: stale " + describe(session.app_name, session.user_id, session.id) +
-                                ": this copy is at version " + std::to_string(session.version) +
-                                " but the stored session is at version " + std::to_string(stored->version) +
-                                " (another writer appended events since it was read; get_session() again)");
-    // The caller's copy sees every key, temp: included, for the rest of the invocation.
-    if (event.actions.state_delta.is_object())
-        for (auto it = event.actions.state_delta.begin(); it != event.actions.state_delta.end(); ++it)
-            session.state[it.key()] = it.value();
+    check_session_version(session, stored->version);
     apply_delta(*stored, event.actions.state_delta);
     Event persisted = event;
-    if (persisted.actions.state_delta.is_object())
-        for (auto it = persisted.actions.state_delta.begin(); it != persisted.actions.state_delta.end();) {
-            if (starts_with(it.key(), State::kTempPrefix)) it = persisted.actions.state_delta.erase(it);
-            else ++it;
-        }
+    strip_temp_state(persisted);
     stored->events.push_back(std::move(persisted));
     stored->last_update_time = event.timestamp;
     ++stored->version;
-    session.events.push_back(event);
-    session.last_update_time = event.timestamp;
-    session.version = stored->version;
+    apply_appended_event(session, event, stored->version);
     return event;
 }
 

@@ -5,31 +5,10 @@
 #include <cctype>
 
 #include "adk/agent.hpp"
+#include "adk/long_running_tool.hpp"
 #include "adk/session.hpp"
 
 namespace adk {
-
-// ---- contexts ---------------------------------------------------------------
-
-const std::string& InvocationContext::app_name() const { return session->app_name; }
-const std::string& InvocationContext::user_id() const { return session->user_id; }
-
-void InvocationContext::increment_llm_call_count() {
-    ++shared->llm_calls;
-    if (run_config.max_llm_calls > 0 && shared->llm_calls > run_config.max_llm_calls)
-        throw LlmCallsLimitExceededError("Max number of llm calls limit of " +
-                                         std::to_string(run_config.max_llm_calls) + " exceeded");
-}
-
-ToolContext::ToolContext(InvocationContext& invocation, std::string function_call_id)
-    : invocation_(&invocation), function_call_id_(std::move(function_call_id)) {}
-
-State ToolContext::state() { return State(invocation_->session->state, actions_.state_delta); }
-
-const std::string& ToolContext::agent_name() const {
-    static const std::string none;
-    return invocation_->agent ? invocation_->agent->name() : none;
-}
 
 // ---- BaseTool / FunctionTool ------------------------------------------------
 
@@ -121,11 +100,21 @@ std::optional<Json> FunctionTool::declaration() const {
 }
 
 aio::Coro<Json> FunctionTool::run(Json args, ToolContext& ctx) {
-    if (std::optional<std::string> problem = validate_args(name(), parameters_, args))
-        co_return Json{{"error", *problem}};
+    if (std::optional<std::string> problem = validate_args(name(), parameters_, args)) {
+        Json error = {{"error", *problem}};  // a named local: g++ 12 and braced lists in co_return
+        co_return error;
+    }
     aio::Coro<Json> call = fn_(std::move(args), ctx);
     Json result = co_await std::move(call);
     co_return result;
+}
+
+std::optional<Json> LongRunningFunctionTool::declaration() const {
+    std::optional<Json> d = FunctionTool::declaration();
+    if (!d) return d;
+    std::string text = (*d)["description"].is_string() ? (*d)["description"].get<std::string>() : std::string();
+    (*d)["description"] = text.empty() ? std::string(kNote) : text + "\n\n" + kNote;
+    return d;
 }
 
 namespace {

@@ -41,7 +41,10 @@ aio::AsyncGenerator<Event> LoopAgent::run_impl(InvocationContext ctx) {
                 if (!event) break;
                 bool escalate = event->actions.escalate.value_or(false);
                 co_yield std::move(*event);
-                if (escalate) co_return;  // the child is destroyed at its co_yield, as ADK returns
+                if (escalate) {  // ADK returns here: the child's cleanup still runs
+                    co_await events.aclose();
+                    co_return;
+                }
             }
         }
     }

@@ -201,3 +201,101 @@ TEST(AdkSessions, SessionJsonIsAdks) {
     EXPECT_EQ(back.user_id, "u");
     EXPECT_EQ(back.state["k"], 1);
 }
+
+// ---- the shared rules (adk/session.hpp), used by every backend --------------------
+
+TEST(AdkSessionRules, SplitStateDeltaByScope) {
+    adk::StateDeltaScopes scopes =
+        adk::split_state_delta(Json::parse(R"({"k":1,"app:theme":"dark","user:name":"Ann","temp:t":2,"apple":3})"));
+    EXPECT_EQ(scopes.app, Json::parse(R"({"theme":"dark"})"));
+    EXPECT_EQ(scopes.user, Json::parse(R"({"name":"Ann"})"));
+    EXPECT_EQ(scopes.session, Json::parse(R"({"k":1,"apple":3})"));  // "apple" is not "app:"
+    adk::StateDeltaScopes none = adk::split_state_delta(Json());     // null: nothing
+    EXPECT_TRUE(none.app.empty() && none.user.empty() && none.session.empty());
+}
+
+TEST(AdkSessionRules, UpdateReplacesTopLevelValuesOnly) {
+    Json state = Json::parse(R"({"a":{"x":1,"y":2},"b":1})");
+    adk::update_state(state, Json::parse(R"({"a":{"x":5},"c":null})"));
+    EXPECT_EQ(state, Json::parse(R"({"a":{"x":5},"b":1,"c":null})"));  // ADK's state[key] = value
+}
+
+TEST(AdkSessionRules, MergeStatePutsThePrefixesBack) {
+    Json merged = adk::merge_state(Json::parse(R"({"k":1})"), Json::parse(R"({"theme":"dark"})"),
+                                   Json::parse(R"({"name":"Ann"})"));
+    EXPECT_EQ(merged, Json::parse(R"({"k":1,"app:theme":"dark","user:name":"Ann"})"));
+}
+
+TEST(AdkSessionRules, StripTempStateKeepsTheRest) {
+    Event e = state_event(Json::parse(R"({"temp:a":1,"b":2,"temp:c":3})"));
+    adk::strip_temp_state(e);
+    EXPECT_EQ(e.actions.state_delta, Json::parse(R"({"b":2})"));
+}
+
+TEST(AdkSessionRules, VersionCheckNamesBothVersions) {
+    Session copy;
+    copy.id = "s";
+    copy.app_name = "app";
+    copy.user_id = "u";
+    copy.version = 3;
+    EXPECT_NO_THROW(adk::check_session_version(copy, 3));
+    try {
+        adk::check_session_version(copy, 5);
+        ADD_FAILURE() << "no StaleSessionError";
+    } catch (const adk::StaleSessionError& e) {
+        std::string m = e.what();
+        EXPECT_NE(m.find("version 3"), std::string::npos) << m;
+        EXPECT_NE(m.find("version 5"), std::string::npos) << m;
+        EXPECT_NE(m.find("'s'"), std::string::npos) << m;
+    }
+}
+
+TEST(AdkSessionRules, ApplyAppendedEventUpdatesTheCopy) {
+    Session copy;
+    copy.state = Json::parse(R"({"a":1})");
+    Event e = state_event(Json::parse(R"({"a":2,"temp:t":1})"), 42.0);
+    adk::apply_appended_event(copy, e, 7);
+    EXPECT_EQ(copy.state, Json::parse(R"({"a":2,"temp:t":1})"));
+    EXPECT_EQ(copy.events.size(), 1u);
+    EXPECT_EQ(copy.version, 7u);
+    EXPECT_DOUBLE_EQ(copy.last_update_time, 42.0);
+}
+
+TEST(AdkSessionRules, FilterEventsTimestampThenCount) {
+    std::vector<Event> events;
+    for (int i = 1; i <= 5; ++i) events.push_back(kv("i", i, 100.0 + i));
+    adk::GetSessionConfig config;
+    config.after_timestamp = 102.0;
+    config.num_recent_events = 3;
+    adk::filter_events(events, config);
+    ASSERT_EQ(events.size(), 3u);
+    EXPECT_EQ(events[0].actions.state_delta["i"], 3);
+    adk::GetSessionConfig none;
+    none.num_recent_events = 0;
+    adk::filter_events(events, none);
+    EXPECT_TRUE(events.empty());
+}
+
+TEST(AdkSessions, CreateSessionSplitsTheInitialStateByScope) {
+    aio::run([]() -> aio::Coro<> {
+        adk::InMemorySessionService service;
+        Json initial = Json::parse(R"({"own":1,"app:theme":"light","user:lang":"fr","temp:gone":1})");
+        Session s = co_await service.create_session("app", "u", initial, "s");
+        EXPECT_EQ(s.state, Json::parse(R"({"own":1,"app:theme":"light","user:lang":"fr"})"));
+        Session other = co_await service.create_session("app", "u", Json::object(), "t");
+        EXPECT_EQ(other.state, Json::parse(R"({"app:theme":"light","user:lang":"fr"})"));
+    });
+}
+
+TEST(AdkSessions, AppendsThroughOneCopyFollowEachOther) {
+    aio::run([]() -> aio::Coro<> {
+        adk::InMemorySessionService service;
+        Session s = co_await service.create_session("app", "u", Json::object(), "s");
+        for (int k = 1; k <= 3; ++k) co_await service.append_event(s, kv("k", k));
+        EXPECT_EQ(s.version, 3u);
+        std::optional<Session> reread = co_await service.get_session("app", "u", "s");
+        EXPECT_EQ(reread->version, 3u);
+        EXPECT_EQ(reread->state["k"], 3);
+        EXPECT_DOUBLE_EQ(reread->last_update_time, s.last_update_time);
+    });
+}
