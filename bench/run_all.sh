@@ -2,6 +2,7 @@
 # make bench: every benchmark suite against its peers, in one run.
 # Each bench/run_<suite>.sh takes the build directory and prints JSON lines
 # and a table of medians and aio/peer ratios.
+# run_adk.sh (the agent layer beside ADK-TS) needs node and npm: it runs npm ci in bench/adk-ts once.
 set -u
 build=${1:-build/gcc}
 here=$(cd "$(dirname "$0")" && pwd)
