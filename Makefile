@@ -22,19 +22,25 @@ export CCACHE_NOHASHDIR := 1
 export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps test demo bench clean fuzz $(addprefix build-,$(TEST_CONFIGS)) $(addprefix test-,$(TEST_CONFIGS))
+.PHONY: all deps peers test demo serve bench clean fuzz $(addprefix build-,$(TEST_CONFIGS)) $(addprefix test-,$(TEST_CONFIGS))
 
 all: build-gcc
 
 deps:
 	@bash scripts/install-deps.sh
 
+# The real peers the tests and the demo run (MCP servers, an OpenAI-compatible
+# mock, ADK's TypeScript client and web UI): npm ci from committed lockfiles.
+PEER_DIRS = $(dir $(wildcard tests/*/package-lock.json))
+peers: | deps
+	@for d in $(PEER_DIRS); do bash scripts/install-peers.sh $$d || exit 1; done
+
 # Static pattern rules: implicit rules are never searched for .PHONY targets.
 $(addprefix build-,$(TEST_CONFIGS)): build-%: | deps
 	@[ -f build/$*/build.ninja ] || cmake -S . -B build/$* $(CMAKE_COMMON) $(CONFIG_$*)
 	cmake --build build/$* -j $(JOBS)
 
-$(addprefix test-,$(TEST_CONFIGS)): test-%: build-%
+$(addprefix test-,$(TEST_CONFIGS)): test-%: build-% | peers
 	cd build/$* && $(TEST_ENV_$*) ctest --output-on-failure -j $(JOBS)
 
 # Every configuration: g++ and clang optimised, both with ASan+UBSan; then

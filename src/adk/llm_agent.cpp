@@ -2,7 +2,6 @@
 #include "adk/llm_agent.hpp"
 
 #include <algorithm>
-#include <regex>
 #include <set>
 #include <stdexcept>
 
@@ -43,34 +42,58 @@ std::string trim(const std::string& s) {
 
 }  // namespace
 
+namespace {
+
+/// Replaces one `{...}` reference (braces included in `whole`) or keeps it.
+void substitute(const std::string& whole, const Json& state, std::string& out) {
+    std::string name = whole;
+    name.erase(0, name.find_first_not_of('{'));
+    name.erase(name.find_last_not_of('}') + 1);
+    name = trim(name);
+    bool optional = !name.empty() && name.back() == '?';
+    if (optional) name.pop_back();
+    if (!is_valid_state_name(name)) {
+        out += whole;  // not a state reference: left as written
+        return;
+    }
+    auto found = state.is_object() ? state.find(name) : state.end();
+    if (!state.is_object() || found == state.end()) {
+        if (optional) return;
+        throw std::out_of_range("Context variable not found: `" + name + "`.");
+    }
+    out += found->is_string() ? found->get<std::string>() : found->dump();
+}
+
+}  // namespace
+
 std::string inject_session_state(const std::string& tmpl, const Json& state) {
-    static const std::regex pattern("\\{+[^{}]*\\}+");
+    // ADK matches the regex \{+[^{}]*\}+ ; this scanner finds the same
+    // matches without std::regex (run on every model call).
+    if (tmpl.find('{') == std::string::npos) return tmpl;
     std::string out;
-    auto begin = std::sregex_iterator(tmpl.begin(), tmpl.end(), pattern);
-    std::size_t last = 0;
-    for (auto it = begin; it != std::sregex_iterator(); ++it) {
-        const std::smatch& m = *it;
-        out.append(tmpl, last, static_cast<std::size_t>(m.position()) - last);
-        last = static_cast<std::size_t>(m.position() + m.length());
-        std::string whole = m.str();
-        std::string name = whole;
-        name.erase(0, name.find_first_not_of('{'));
-        name.erase(name.find_last_not_of('}') + 1);
-        name = trim(name);
-        bool optional = !name.empty() && name.back() == '?';
-        if (optional) name.pop_back();
-        if (!is_valid_state_name(name)) {
-            out += whole;  // not a state reference: left as written
+    out.reserve(tmpl.size());
+    const std::size_t n = tmpl.size();
+    std::size_t pos = 0;
+    while (pos < n) {
+        std::size_t open = tmpl.find('{', pos);
+        if (open == std::string::npos) break;
+        std::size_t body = open;
+        while (body < n && tmpl[body] == '{') ++body;
+        std::size_t close = body;
+        while (close < n && tmpl[close] != '{' && tmpl[close] != '}') ++close;
+        if (close == n) break;  // no closing brace: the rest is text
+        if (tmpl[close] == '{') {  // a new opening run: no match starts before it
+            out.append(tmpl, pos, close - pos);
+            pos = close;
             continue;
         }
-        auto found = state.is_object() ? state.find(name) : state.end();
-        if (!state.is_object() || found == state.end()) {
-            if (optional) continue;
-            throw std::out_of_range("Context variable not found: `" + name + "`.");
-        }
-        out += found->is_string() ? found->get<std::string>() : found->dump();
+        std::size_t end = close;
+        while (end < n && tmpl[end] == '}') ++end;
+        out.append(tmpl, pos, open - pos);
+        substitute(tmpl.substr(open, end - open), state, out);
+        pos = end;
     }
-    out.append(tmpl, last, std::string::npos);
+    out.append(tmpl, pos, std::string::npos);
     return out;
 }
 

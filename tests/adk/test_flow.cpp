@@ -367,3 +367,19 @@ TEST(AdkArtifacts, ToolsSaveAndLoadThroughTheirContextAndTheDeltaIsRecorded) {
     EXPECT_NE(u.events.at(1).function_responses().at(0).response["error"].get<std::string>().find("Artifact service"),
               std::string::npos);
 }
+
+TEST(AdkFlow, TemplatingMatchesAdksRegexOnEdgeCases) {
+    Json state = {{"a", "A"}, {"n", 3}, {"app:x", "X"}};
+    EXPECT_EQ(adk::inject_session_state("no braces", state), "no braces");
+    EXPECT_EQ(adk::inject_session_state("{a}{n}", state), "A3");
+    EXPECT_EQ(adk::inject_session_state("{{a}}", state), "A");               // runs of braces are one match
+    EXPECT_EQ(adk::inject_session_state("{ a }", state), "A");               // trimmed
+    EXPECT_EQ(adk::inject_session_state("x{missing?}y", state), "xy");
+    EXPECT_EQ(adk::inject_session_state("{app:x}", state), "X");
+    EXPECT_EQ(adk::inject_session_state("{not a name}", state), "{not a name}");
+    EXPECT_EQ(adk::inject_session_state("{ {a}", state), "{ A");             // the first run has no match
+    EXPECT_EQ(adk::inject_session_state("unclosed {a", state), "unclosed {a");
+    EXPECT_EQ(adk::inject_session_state("json {\"k\": 1}", state), "json {\"k\": 1}");
+    EXPECT_EQ(adk::inject_session_state("a}b", state), "a}b");
+    EXPECT_THROW(adk::inject_session_state("{nope}", state), std::out_of_range);
+}
