@@ -143,7 +143,8 @@ TEST(AdkArtifacts, BadInputIsInvalidArgument) {
     aio::run([]() -> aio::Coro<> {
         adk::InMemoryArtifactService artifacts;
         co_await artifacts.save_artifact("app", "u", "s", "a.txt", Part::from_text("a"));
-        std::string empty_name = co_await invalid_argument_of(artifacts.save_artifact("app", "u", "s", "", Part::from_text("x")));
+        std::string empty_name =
+            co_await invalid_argument_of(artifacts.save_artifact("app", "u", "s", "", Part::from_text("x")));
         EXPECT_NE(empty_name.find("empty filename"), std::string::npos) << empty_name;
         std::string only_prefix =
             co_await invalid_argument_of(artifacts.save_artifact("app", "u", "s", "user:", Part::from_text("x")));
