@@ -9,8 +9,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 build=${2:-$root/build/fuzz}
 cmake -S "$here" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C "$build" fuzz_stream_reader
-for target in fuzz_stream_reader; do
+ninja -C "$build" fuzz_stream_reader fuzz_http_request fuzz_sse
+for target in fuzz_stream_reader fuzz_http_request fuzz_sse; do
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
   [ -d "$here/corpus/$target" ] && cp -n "$here/corpus/$target"/* "$corpus"/ 2>/dev/null || true

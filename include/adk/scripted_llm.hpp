@@ -5,9 +5,11 @@
 // (error_code/error_message), a failure (throws ModelError), optionally after
 // a delay, or computed by a function of the request. Which reply answers a
 // request:
-//   1. the first rule that matches: `when_user_says` is a substring of the
-//      request's last user text, and/or `after_tool` names a function
-//      response in the request's last content;
+//   1. the first rule that matches: `when_agent` is the agent asking (the
+//      name in the flow's identity line of the system instruction),
+//      `when_user_says` is a substring of the request's last user text,
+//      `after_tool` names a function response in the request's last content
+//      (every condition given must hold);
 //   2. otherwise the next reply of the sequence (turn 0, 1, 2...);
 //   3. otherwise ModelError("script exhausted").
 // Every request is recorded (requests()) so tests can check what the flow
@@ -27,7 +29,8 @@
 //                {"raise": "connection reset"},
 //                {"text": "slow down", "fault": {"status": 429, "retryAfter": 1}}],
 //    "rules": [{"whenUserSays": "Paris", "reply": {"text": "Bonjour"}},
-//              {"afterTool": "get_weather", "reply": {"text": "Done."}}]}
+//              {"afterTool": "get_weather", "reply": {"text": "Done."}},
+//              {"whenAgent": "writer", "reply": {"text": "A draft."}}]}
 // (snake_case keys are accepted too.) `fault` is kept as written and ignored
 // here: programs serving a script over HTTP (adk-fake-llm) read it.
 //
@@ -75,6 +78,7 @@ struct ScriptedRule {
     std::optional<std::string> when_user_says;
     std::optional<std::string> after_tool;
     ScriptedReply reply;
+    std::optional<std::string> when_agent = std::nullopt;
 };
 
 class ScriptedLlm : public BaseLlm {

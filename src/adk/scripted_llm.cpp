@@ -82,6 +82,7 @@ std::shared_ptr<ScriptedLlm> ScriptedLlm::from_json(const Json& script) {
                 if (const Json* w = detail::find_key(r, "whenUserSays", "when_user_says"))
                     rule.when_user_says = w->get<std::string>();
                 if (const Json* w = detail::find_key(r, "afterTool", "after_tool")) rule.after_tool = w->get<std::string>();
+                if (const Json* w = detail::find_key(r, "whenAgent", "when_agent")) rule.when_agent = w->get<std::string>();
                 const Json* reply = detail::find_key(r, "reply", nullptr);
                 if (!reply) throw std::invalid_argument("a rule needs a \"reply\"");
                 rule.reply = scripted_reply_from_json(*reply);
@@ -110,6 +111,10 @@ std::shared_ptr<ScriptedLlm> ScriptedLlm::from_file(const std::string& path) {
 const ScriptedReply& ScriptedLlm::pick(const LlmRequest& request) {
     std::string user_text = request.last_user_text();
     for (const ScriptedRule& rule : rules_) {
+        // The flow's identity line names the agent asking.
+        if (rule.when_agent && request.system_instruction.find("Your internal name is \"" + *rule.when_agent + "\"") ==
+                                   std::string::npos)
+            continue;
         if (rule.when_user_says && (user_text.empty() || user_text.find(*rule.when_user_says) == std::string::npos))
             continue;
         if (rule.after_tool) {

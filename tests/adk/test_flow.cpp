@@ -383,3 +383,20 @@ TEST(AdkFlow, TemplatingMatchesAdksRegexOnEdgeCases) {
     EXPECT_EQ(adk::inject_session_state("a}b", state), "a}b");
     EXPECT_THROW(adk::inject_session_state("{nope}", state), std::out_of_range);
 }
+
+TEST(AdkScriptedRules, WhenAgentPicksTheRepliesOfTheAgentAsking) {
+    Json script = Json::parse(R"({"rules": [
+        {"whenAgent": "alpha", "reply": {"text": "I am alpha"}},
+        {"whenAgent": "beta", "afterTool": "t", "reply": {"text": "beta after t"}},
+        {"whenAgent": "beta", "reply": {"text": "I am beta"}}]})");
+    auto llm = ScriptedLlm::from_json(script);
+    auto alpha = LlmAgent::make({.name = "alpha", .model = llm});
+    auto beta = LlmAgent::make({.name = "beta", .model = llm});
+    auto both = adk::SequentialAgent::make("both", {alpha, beta});
+    adk::InMemoryRunner runner(both, "app");
+    Turn t = send(runner, "hi");
+    ASSERT_EQ(t.error, "");
+    ASSERT_EQ(t.events.size(), 2u);
+    EXPECT_EQ(t.events[0].content->text(), "I am alpha");
+    EXPECT_EQ(t.events[1].content->text(), "I am beta");
+}
