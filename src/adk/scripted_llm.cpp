@@ -2,6 +2,7 @@
 #include "adk/scripted_llm.hpp"
 
 #include <fstream>
+#include <set>
 
 #include "aio/sleep.hpp"
 
@@ -79,6 +80,14 @@ std::shared_ptr<ScriptedLlm> ScriptedLlm::from_json(const Json& script) {
         if (const Json* x = detail::find_key(script, "rules", nullptr))
             for (const Json& r : *x) {
                 ScriptedRule rule;
+                if (!r.is_object()) throw std::invalid_argument("a rule must be a JSON object");
+                static const std::set<std::string> known = {"whenUserSays", "when_user_says", "afterTool",
+                                                            "after_tool",   "whenAgent",      "when_agent",
+                                                            "reply"};
+                for (auto it = r.begin(); it != r.end(); ++it)
+                    if (!known.count(it.key()))
+                        throw std::invalid_argument("unknown rule key \"" + it.key() +
+                                                    "\" (whenAgent, whenUserSays, afterTool, reply)");
                 if (const Json* w = detail::find_key(r, "whenUserSays", "when_user_says"))
                     rule.when_user_says = w->get<std::string>();
                 if (const Json* w = detail::find_key(r, "afterTool", "after_tool")) rule.after_tool = w->get<std::string>();

@@ -400,3 +400,13 @@ TEST(AdkScriptedRules, WhenAgentPicksTheRepliesOfTheAgentAsking) {
     EXPECT_EQ(t.events[0].content->text(), "I am alpha");
     EXPECT_EQ(t.events[1].content->text(), "I am beta");
 }
+
+TEST(AdkScriptedRules, AMisspelledRuleKeyIsAnError) {
+    Json script = Json::parse(R"({"rules": [{"whenAgnet": "writer", "reply": {"text": "x"}}]})");
+    try {
+        ScriptedLlm::from_json(script);
+        FAIL() << "accepted a misspelled key";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("unknown rule key \"whenAgnet\""), std::string::npos) << e.what();
+    }
+}
