@@ -3,11 +3,17 @@
 //
 //   adk-server [--host 127.0.0.1] [--port 8000] [--allow_origins ORIGINS]
 //              [--session_service_uri memory://|sqlite://PATH] [--max_invocations N]
-//              [--max_connections N] [--model NAME | --script FILE] [AGENTS_DIR]
+//              [--max_connections N] [--model NAME | --script FILE]
+//              [--web [--web_ui_dir DIR]] [AGENTS_DIR]
 //
 // prints "listening on http://HOST:PORT" (one line, flushed) once it accepts
 // connections (--port 0 picks a free port); SIGINT/SIGTERM stop it
 // gracefully (running invocations are cancelled, sessions stay consistent).
+//
+// --web also serves ADK's dev UI at /dev-ui/ (adk::serve_web_ui; the files
+// of @google/adk-devtools/dist/browser, found by adk::find_web_ui_dir() —
+// $ADK_WEB_UI_DIR, else a node_modules folder above the current directory
+// or the program — or given with --web_ui_dir DIR). docs/web-ui.md.
 //
 // Models: "openai/<name>" and "gemini-..." (when the model clients are
 // built in), "demo" (the default model below) and, with --script FILE,
@@ -39,6 +45,7 @@
 #include "adk/scripted_llm.hpp"
 #include "adk/sqlite_session_service.hpp"
 #include "adk/tool.hpp"
+#include "adk/web_ui.hpp"
 
 #ifdef ADK_SERVER_WITH_MODELS
 #include "adk/gemini_llm.hpp"
@@ -60,13 +67,16 @@ struct Options {
     std::string model;
     std::string script;
     std::string agents_dir;
+    bool web = false;          // --web: serve ADK's dev UI at /dev-ui/
+    std::string web_ui_dir;    // --web_ui_dir DIR (implies --web); else adk::find_web_ui_dir()
 };
 
 [[noreturn]] void usage(int code) {
     std::fprintf(code == 0 ? stdout : stderr,
                  "usage: adk-server [--host H] [--port N] [--allow_origins O1,O2|*]\n"
                  "                  [--session_service_uri memory://|sqlite://PATH] [--max_invocations N]\n"
-                 "                  [--max_connections N] [--model NAME | --script FILE] [AGENTS_DIR]\n"
+                 "                  [--max_connections N] [--model NAME | --script FILE] [--web [--web_ui_dir DIR]]\n"
+                 "                  [AGENTS_DIR]\n"
                  "Serves ADK's HTTP API (adk api_server). Without AGENTS_DIR: the demo app hello_agent.\n"
                  "See docs/api-server.md.\n");
     std::exit(code);
@@ -133,6 +143,11 @@ Options parse_args(int argc, char** argv) {
             o.model = value();
         } else if (a == "--script") {
             o.script = value();
+        } else if (a == "--web") {
+            o.web = true;
+        } else if (a == "--web_ui_dir" || a == "--web-ui-dir") {
+            o.web_ui_dir = value();
+            o.web = true;
         } else if (a == "--help" || a == "-h") {
             usage(0);
         } else if (!a.empty() && a[0] == '-') {
@@ -312,6 +327,9 @@ aio::Coro<int> amain(Options o) {
         } else {
             add_demo_apps(server, o);
         }
+        if (o.web)
+            adk::serve_web_ui(server, o.web_ui_dir.empty() ? adk::find_web_ui_dir()
+                                                           : std::filesystem::path(o.web_ui_dir));
     } catch (const std::exception& e) {
         failure = e.what();
     }
@@ -326,6 +344,7 @@ aio::Coro<int> amain(Options o) {
     loop.add_signal_handler(SIGINT, [s] { s->close(); });
     loop.add_signal_handler(SIGTERM, [s] { s->close(); });
     std::printf("listening on %s\n", server.url().c_str());
+    if (o.web) std::printf("web UI on %s/dev-ui/\n", server.url().c_str());
     std::fflush(stdout);
     co_await server.serve_forever();
     loop.remove_signal_handler(SIGINT);

@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -110,7 +109,7 @@ FileRead read_ui_file(fs::path root, std::string rel) {
     std::ifstream in(canon, std::ios::binary);
     if (!in) {
         out.kind = FileRead::Kind::error;
-        out.detail = "cannot open " + canon.string() + ": " + std::strerror(errno);
+        out.detail = "cannot open " + canon.string() + ": " + std::generic_category().message(errno);
         return out;
     }
     out.body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
