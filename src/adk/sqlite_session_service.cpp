@@ -281,16 +281,26 @@ Connection::Connection(const std::string& path, const SqliteSessionOptions& opti
         // The first statement reads the header: a file that is not a
         // database fails here (SQLITE_NOTADB).
         {
-            sqlite3_stmt* wal = nullptr;
-            int prc = sqlite3_prepare_v2(db_, "PRAGMA journal_mode=WAL", -1, &wal, nullptr);
-            if (prc != SQLITE_OK) fail("cannot use the file", prc);
-            int src = sqlite3_step(wal);
+            // Switching to WAL needs the file to itself: another connection
+            // opening it at the same moment makes SQLite answer BUSY without
+            // calling the busy handler, so retry (this runs on the service's
+            // own thread) within the busy timeout.
+            const auto give_up = std::chrono::steady_clock::now() + options.busy_timeout;
+            int src = SQLITE_BUSY;
             std::string mode;
-            if (src == SQLITE_ROW) {
-                const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(wal, 0));
-                mode = p ? p : "";
+            while (true) {
+                sqlite3_stmt* wal = nullptr;
+                int prc = sqlite3_prepare_v2(db_, "PRAGMA journal_mode=WAL", -1, &wal, nullptr);
+                if (prc != SQLITE_OK && (prc & 0xff) != SQLITE_BUSY) fail("cannot use the file", prc);
+                src = prc == SQLITE_OK ? sqlite3_step(wal) : prc;
+                if (src == SQLITE_ROW) {
+                    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(wal, 0));
+                    mode = p ? p : "";
+                }
+                sqlite3_finalize(wal);
+                if ((src & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() >= give_up) break;
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
             }
-            sqlite3_finalize(wal);
             if (src != SQLITE_ROW && src != SQLITE_DONE) fail("cannot use the file", src);
             if (mode != "wal" && mode != "memory")
                 throw SqliteError("SqliteSessionService('" + path_ + "'): cannot switch the file to WAL mode (mode '" +
