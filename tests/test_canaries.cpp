@@ -194,3 +194,31 @@ TEST(Canary, AggregateThroughNamedLocalIsDestroyedOnce) {
     EXPECT_EQ(total, 160u);
     EXPECT_EQ(Counted::live, 0);
 }
+
+// 9. (found here) g++ 12 also destroys an aggregate DEFAULT ARGUMENT of a
+// coroutine twice when the call sits inside a co_await
+// (`Coro<int> f(Options o = {}); co_await f();`). The rule: no aggregate
+// default arguments on coroutines; an overload without the parameter that
+// builds the default in a named local does the job on every compiler.
+namespace {
+aio::Coro<std::size_t> measure(Payload options) {
+    co_await aio::sleep(0s);
+    co_return options.text.size() + 1;
+}
+aio::Coro<std::size_t> measure() {
+    Payload defaults{std::string(40, 'd'), {}};
+    return measure(std::move(defaults));
+}
+}  // namespace
+
+TEST(Canary, AggregateDefaultThroughOverloadIsDestroyedOnce) {
+    Counted::reset();
+    std::size_t total = aio::run([]() -> aio::Coro<std::size_t> {
+        std::size_t a = co_await measure();
+        Payload p{std::string(10, 'z'), {}};
+        std::size_t b = co_await measure(std::move(p));
+        co_return a + b;
+    });
+    EXPECT_EQ(total, 41u + 11u);
+    EXPECT_EQ(Counted::live, 0);
+}

@@ -655,6 +655,43 @@ TEST(Streams, ServerWaitClosedWaitsForClientHandlers) {
     });
 }
 
+// A client task cancelled before its first step (its body never runs) must
+// still release the server, or wait_closed() would hang.
+TEST(Streams, WaitClosedReturnsWhenAHandlerTaskIsCancelledBeforeItStarts) {
+    run_bounded([]() -> aio::Coro<> {
+        int started = 0;
+        auto handler = [&started](aio::StreamReader, aio::StreamWriter) -> aio::Coro<> {
+            ++started;
+            co_return;
+        };
+        aio::Server server = co_await aio::start_server(handler, "127.0.0.1", 0);
+        std::optional<aio::AnyTask> me = aio::current_task();
+        bool stop = false;
+        int cancelled = 0;
+        // Cancels every other task on each loop iteration, so the handler
+        // task is cancelled as soon as it exists, before its first step.
+        auto killer_body = [&]() -> aio::Coro<> {
+            while (!stop) {
+                std::optional<aio::AnyTask> self = aio::current_task();
+                for (aio::AnyTask t : aio::all_tasks())
+                    if (!(t == *me) && !(t == *self) && t.cancel()) ++cancelled;
+                co_await aio::sleep(0s);
+            }
+        };
+        aio::Task<void> killer = aio::create_task(std::move(killer_body));
+        auto [reader, writer] = co_await aio::open_connection("127.0.0.1", port_of(server));
+        // The server closes our connection when its (cancelled) handler ends.
+        std::string eof = co_await reader.read(10);
+        EXPECT_EQ(eof, "");
+        stop = true;
+        co_await killer;
+        EXPECT_GE(cancelled, 1);
+        server.close();
+        co_await aio::wait_for(server.wait_closed(), 10s);  // TimeoutError before the fix
+        EXPECT_EQ(started, 0) << "the handler was cancelled before it ran";
+    });
+}
+
 TEST(Streams, ServeForeverCancelledClosesTheServer) {
     run_bounded([]() -> aio::Coro<> {
         aio::Server server = co_await aio::start_server(echo_lines, "127.0.0.1", 0, {.start_serving = false});

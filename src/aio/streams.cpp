@@ -332,8 +332,25 @@ StreamPair make_socket_streams(EventLoop& loop, Socket sock, std::size_t limit,
 
 namespace {
 
+// Holds one attach() of the server for a client task. A by-value coroutine
+// parameter lives in the frame, so the detach also happens when the task is
+// cancelled before its first step (the body never runs) or is never started.
+class ServerAttachment {
+public:
+    explicit ServerAttachment(std::shared_ptr<ServerState> server) : server_(std::move(server)) { server_->attach(); }
+    ServerAttachment(ServerAttachment&& other) noexcept = default;
+    ServerAttachment& operator=(ServerAttachment&&) = delete;
+    ~ServerAttachment() {
+        if (server_) server_->detach();
+    }
+    ServerState& operator*() const noexcept { return *server_; }
+
+private:
+    std::shared_ptr<ServerState> server_;
+};
+
 Coro<void> run_client(ClientConnectedCallback cb, StreamReader reader, StreamWriter writer,
-                      std::shared_ptr<ServerState> server) {
+                      ServerAttachment server) {
     std::exception_ptr error;
     std::exception_ptr cancelled;
     try {
@@ -345,10 +362,9 @@ Coro<void> run_client(ClientConnectedCallback cb, StreamReader reader, StreamWri
         error = std::current_exception();
     }
     if (error) {
-        server->loop().call_exception_handler({"Unhandled exception in client_connected_cb", error, {}});
+        (*server).loop().call_exception_handler({"Unhandled exception in client_connected_cb", error, {}});
         writer.transport().close();
     }
-    server->detach();
     if (cancelled) std::rethrow_exception(cancelled);
 }
 
@@ -370,13 +386,8 @@ AcceptHandler stream_acceptor(ClientConnectedCallback cb, std::size_t limit) {
                                        const SocketAddress& peer) {
         EventLoop& loop = server->loop();
         StreamPair streams = make_socket_streams(loop, std::move(sock), limit, server, &peer);
-        server->attach();  // the handler task, detached when it ends
-        try {
-            loop.create_task(run_client(cb, std::move(streams.first), std::move(streams.second), server));
-        } catch (...) {
-            server->detach();
-            throw;
-        }
+        ServerAttachment attachment(server);  // detached when the handler task's frame goes
+        loop.create_task(run_client(cb, std::move(streams.first), std::move(streams.second), std::move(attachment)));
     };
 }
 
