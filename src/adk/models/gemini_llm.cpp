@@ -1,8 +1,6 @@
 // adk::GeminiLlm (adk/gemini_llm.hpp).
 #include "adk/gemini_llm.hpp"
 
-#include <mutex>
-#include <set>
 #include <stdexcept>
 #include <string_view>
 
@@ -77,22 +75,11 @@ aio::AsyncGenerator<LlmResponse> GeminiLlm::generate_content(LlmRequest request,
     std::string model = wire_model(request.model);
     if (model.empty()) throw std::invalid_argument("GeminiLlm: no model name (neither in the options nor in the request)");
     Json body = gemini::to_request(request);
-    if (options_.extra_body.is_object())
-        for (auto it = options_.extra_body.begin(); it != options_.extra_body.end(); ++it) body[it.key()] = it.value();
-
-    detail::model_http::ModelHttpCall call;
-    call.api = "Gemini";
-    call.url = endpoint(stream, request.model);
-    call.payload = body.dump(-1, ' ', false, Json::error_handler_t::replace);
-    call.stream = stream;
-    if (options_.api_key && !options_.api_key->empty()) call.headers.emplace_back("x-goog-api-key", *options_.api_key);
-    for (const auto& h : options_.headers) call.headers.push_back(h);
-    call.connect_timeout = options_.connect_timeout;
-    call.timeout = options_.timeout;
-    call.idle_timeout = options_.idle_timeout;
-    call.retry = options_.retry;
-    call.max_event_bytes = options_.max_event_bytes;
-    call.parse_error = &gemini::error_from_body;
+    std::optional<std::pair<std::string, std::string>> auth;
+    if (options_.api_key && !options_.api_key->empty()) auth.emplace("x-goog-api-key", *options_.api_key);
+    detail::model_http::ModelHttpCall call =
+        detail::model_http::make_call(options_, "Gemini", endpoint(stream, request.model), std::move(body), stream,
+                                      std::move(auth), &gemini::error_from_body);
 
     aio::AsyncGenerator<LlmResponse> calling =
         detail::model_http::model_call<gemini::StreamAssembler>(options_.client, std::move(call), &gemini::parse_response);
@@ -100,13 +87,7 @@ aio::AsyncGenerator<LlmResponse> GeminiLlm::generate_content(LlmRequest request,
 }
 
 void register_gemini_models(LlmRegistry& registry) {
-    static std::mutex mutex;
-    static std::set<LlmRegistry*> done;
-    {
-        std::lock_guard lock(mutex);
-        if (!done.insert(&registry).second) return;
-    }
-    registry.register_factory("gemini-.*", [](const std::string& name) -> std::shared_ptr<BaseLlm> {
+    detail::model_http::register_factory_once(registry, "gemini-.*", [](const std::string& name) -> std::shared_ptr<BaseLlm> {
         return std::make_shared<GeminiLlm>(name);
     });
 }

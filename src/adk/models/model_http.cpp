@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 
 #include "aio/log.hpp"
@@ -242,6 +244,16 @@ aio::Coro<std::string> read_body(aio::http::StreamResponse& response, const char
     }
     if (failure) throw_transport_error(failure, api, false);
     co_return body;
+}
+
+void register_factory_once(LlmRegistry& registry, const std::string& pattern, LlmRegistry::Factory factory) {
+    static std::mutex mutex;
+    static std::set<std::pair<LlmRegistry*, std::string>> done;
+    {
+        std::lock_guard lock(mutex);
+        if (!done.emplace(&registry, pattern).second) return;
+    }
+    registry.register_factory(pattern, std::move(factory));
 }
 
 std::string env_or_empty(const char* name) {

@@ -129,6 +129,36 @@ aio::AsyncGenerator<LlmResponse> model_call(std::shared_ptr<aio::http::Client> c
     co_yield std::move(final_response);
 }
 
+/// The call for `body` built from what every model client's Options share
+/// (extra_body merged into the body's top level, headers, timeouts, retry,
+/// event bound); `auth`, when set, is sent before the options' headers.
+template <class Options>
+ModelHttpCall make_call(const Options& options, const char* api, std::string url, Json body, bool stream,
+                        std::optional<std::pair<std::string, std::string>> auth,
+                        ModelApiError (*parse_error)(int, std::string_view)) {
+    if (options.extra_body.is_object())
+        for (auto it = options.extra_body.begin(); it != options.extra_body.end(); ++it) body[it.key()] = it.value();
+    ModelHttpCall call;
+    call.api = api;
+    call.url = std::move(url);
+    call.payload = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+    call.stream = stream;
+    if (auth) call.headers.push_back(std::move(*auth));
+    for (const auto& h : options.headers) call.headers.push_back(h);
+    call.connect_timeout = options.connect_timeout;
+    call.timeout = options.timeout;
+    call.idle_timeout = options.idle_timeout;
+    call.retry = options.retry;
+    call.max_event_bytes = options.max_event_bytes;
+    call.parse_error = parse_error;
+    return call;
+}
+
+/// Registers `factory` for `pattern` in `registry` unless this was already
+/// done for that registry (register_openai_models / register_gemini_models
+/// may be called any number of times).
+void register_factory_once(LlmRegistry& registry, const std::string& pattern, LlmRegistry::Factory factory);
+
 /// The value of environment variable `name`, "" when unset.
 std::string env_or_empty(const char* name);
 /// `url` without trailing slashes; std::invalid_argument unless http(s).

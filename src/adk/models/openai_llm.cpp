@@ -1,8 +1,6 @@
 // adk::OpenAiLlm (adk/openai_llm.hpp).
 #include "adk/openai_llm.hpp"
 
-#include <mutex>
-#include <set>
 #include <stdexcept>
 
 #include "model_http.hpp"
@@ -50,23 +48,10 @@ aio::AsyncGenerator<LlmResponse> OpenAiLlm::generate_content(LlmRequest request,
     wire.include_usage = options_.include_usage;
     Json body = openai::to_request(request, wire);
     body["model"] = model;
-    if (options_.extra_body.is_object())
-        for (auto it = options_.extra_body.begin(); it != options_.extra_body.end(); ++it) body[it.key()] = it.value();
-
-    detail::model_http::ModelHttpCall call;
-    call.api = "OpenAI";
-    call.url = endpoint();
-    call.payload = body.dump(-1, ' ', false, Json::error_handler_t::replace);
-    call.stream = stream;
-    if (options_.api_key && !options_.api_key->empty())
-        call.headers.emplace_back("Authorization", "Bearer " + *options_.api_key);
-    for (const auto& h : options_.headers) call.headers.push_back(h);
-    call.connect_timeout = options_.connect_timeout;
-    call.timeout = options_.timeout;
-    call.idle_timeout = options_.idle_timeout;
-    call.retry = options_.retry;
-    call.max_event_bytes = options_.max_event_bytes;
-    call.parse_error = &openai::error_from_body;
+    std::optional<std::pair<std::string, std::string>> auth;
+    if (options_.api_key && !options_.api_key->empty()) auth.emplace("Authorization", "Bearer " + *options_.api_key);
+    detail::model_http::ModelHttpCall call = detail::model_http::make_call(
+        options_, "OpenAI", endpoint(), std::move(body), stream, std::move(auth), &openai::error_from_body);
 
     aio::AsyncGenerator<LlmResponse> calling =
         detail::model_http::model_call<openai::StreamAssembler>(options_.client, std::move(call), &openai::parse_response);
@@ -74,13 +59,7 @@ aio::AsyncGenerator<LlmResponse> OpenAiLlm::generate_content(LlmRequest request,
 }
 
 void register_openai_models(LlmRegistry& registry) {
-    static std::mutex mutex;
-    static std::set<LlmRegistry*> done;
-    {
-        std::lock_guard lock(mutex);
-        if (!done.insert(&registry).second) return;
-    }
-    registry.register_factory("openai/.*", [](const std::string& name) -> std::shared_ptr<BaseLlm> {
+    detail::model_http::register_factory_once(registry, "openai/.*", [](const std::string& name) -> std::shared_ptr<BaseLlm> {
         return std::make_shared<OpenAiLlm>(name);
     });
 }
