@@ -38,6 +38,7 @@
 
 #include "adk/agent.hpp"
 #include "adk/context.hpp"
+#include "adk/detail/keyed_slots.hpp"
 #include "adk/session.hpp"
 #include "aio/lock.hpp"
 #include "aio/task.hpp"
@@ -83,9 +84,8 @@ public:
     aio::Coro<> close();
 
 private:
-    struct SessionSlot;
     struct Invocation;
-    class SlotLease;
+    using SessionTurns = detail::KeyedSlots<aio::Lock>;
 
     aio::AsyncGenerator<Event> run_invocation(std::shared_ptr<Invocation> inv, std::string user_id,
                                               std::string session_id, Content new_message);
@@ -96,7 +96,7 @@ private:
     AgentPtr agent_;
     std::shared_ptr<SessionService> session_service_;
     std::shared_ptr<ArtifactService> artifact_service_;
-    std::map<std::string, std::shared_ptr<SessionSlot>> sessions_;       // busy sessions
+    SessionTurns session_turns_;                                        // busy sessions
     std::map<std::string, std::shared_ptr<Invocation>> invocations_;     // running
 };
 

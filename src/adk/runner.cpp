@@ -14,13 +14,6 @@
 
 namespace adk {
 
-/// A session's turn-taking: one invocation holds `lock`; `users` counts the
-/// runs holding or waiting for it (the slot is dropped when none is left).
-struct Runner::SessionSlot {
-    aio::Lock lock;
-    int users = 0;
-};
-
 /// One running invocation: its context and the one-event hand-over between
 /// the agent's task (producer) and the consumer of run().
 struct Runner::Invocation {
@@ -33,28 +26,6 @@ struct Runner::Invocation {
     bool done = false;
     bool cancelled_by_runner = false;
     std::exception_ptr error;
-};
-
-/// Holds a use of a session slot for one run() (waiting or running).
-class Runner::SlotLease {
-public:
-    SlotLease(Runner& runner, std::string key) : runner_(&runner), key_(std::move(key)) {
-        auto& slot = runner_->sessions_[key_];
-        if (!slot) slot = std::make_shared<SessionSlot>();
-        slot_ = slot;
-        ++slot_->users;
-    }
-    ~SlotLease() {
-        if (--slot_->users == 0) runner_->sessions_.erase(key_);
-    }
-    SlotLease(const SlotLease&) = delete;
-    SlotLease& operator=(const SlotLease&) = delete;
-    SessionSlot& slot() const noexcept { return *slot_; }
-
-private:
-    Runner* runner_;
-    std::string key_;
-    std::shared_ptr<SessionSlot> slot_;
 };
 
 namespace {
@@ -153,10 +124,10 @@ aio::AsyncGenerator<Event> Runner::run(std::string user_id, std::string session_
 aio::AsyncGenerator<Event> Runner::run_invocation(std::shared_ptr<Invocation> inv, std::string user_id,
                                                   std::string session_id, Content new_message) {
     // 1. One invocation per session at a time.
-    SlotLease lease(*this, app_name_ + '\x1f' + user_id + '\x1f' + session_id);
-    if (lease.slot().lock.locked() && inv->ctx.run_config.if_session_busy == BusySessionPolicy::fail)
+    SessionTurns::Lease lease(session_turns_, app_name_ + '\x1f' + user_id + '\x1f' + session_id);
+    if (lease.slot().locked() && inv->ctx.run_config.if_session_busy == BusySessionPolicy::fail)
         throw SessionBusyError("Session '" + session_id + "' is running another invocation");
-    aio::LockGuard turn = co_await lease.slot().lock.acquire();
+    aio::LockGuard turn = co_await lease.slot().acquire();
 
     // 2. The session, and the user's message in it.
     aio::Coro<std::optional<Session>> loading = session_service_->get_session(app_name_, user_id, session_id);

@@ -308,31 +308,9 @@ public:
     /// is the run holding it, if any.
     struct Gate {
         aio::Lock lock;
-        int users = 0;
         std::shared_ptr<ActiveRun> run;
     };
-
-    /// One request's use of a session gate (waiting or holding).
-    class GateLease {
-    public:
-        GateLease(Impl& impl, std::string key) : impl_(&impl), key_(std::move(key)) {
-            std::shared_ptr<Gate>& slot = impl_->gates_[key_];
-            if (!slot) slot = std::make_shared<Gate>();
-            gate_ = slot;
-            ++gate_->users;
-        }
-        ~GateLease() {
-            if (--gate_->users == 0) impl_->gates_.erase(key_);
-        }
-        GateLease(const GateLease&) = delete;
-        GateLease& operator=(const GateLease&) = delete;
-        Gate& gate() const noexcept { return *gate_; }
-
-    private:
-        Impl* impl_;
-        std::string key_;
-        std::shared_ptr<Gate> gate_;
-    };
+    using Gates = detail::KeyedSlots<Gate>;
 
     /// Counts an admitted run for max_invocations.
     class Admission {
@@ -418,7 +396,7 @@ public:
 
     ApiServerOptions options_;
     std::map<std::string, App> apps_;
-    std::map<std::string, std::shared_ptr<Gate>> gates_;
+    Gates gates_;
     aio::http::Router router_;
     aio::http::Server http_;
     std::uint16_t port_ = 0;
@@ -717,9 +695,9 @@ aio::Coro<void> ApiServer::Impl::delete_session(ServerRequest& r, ResponseWriter
     SessionService& svc = runner_of(app).session_service();
     // A run in this session is stopped first (its events are whole), so
     // the deletion does not race with its appends.
-    auto gate = gates_.find(session_key(app, user, sid));
-    if (gate != gates_.end() && gate->second->run) {
-        std::shared_ptr<ActiveRun> running = gate->second->run;
+    Gate* gate = gates_.find(session_key(app, user, sid));
+    if (gate && gate->run) {
+        std::shared_ptr<ActiveRun> running = gate->run;
         if (request_cancel(*running)) {
             aio::Coro<bool> waiting = wait_finished(running);
             co_await std::move(waiting);
@@ -758,12 +736,12 @@ aio::Coro<void> ApiServer::Impl::patch_session(ServerRequest& r, ResponseWriter&
     std::optional<Json> delta = optional_object(body, "stateDelta", "state_delta");
     if (!delta) throw ApiError(400, "missing field 'stateDelta'");
     bool fail_fast = wants_fail_fast(r, body);
-    GateLease lease(*this, session_key(app, user, sid));
-    if (fail_fast && lease.gate().lock.locked()) {
+    Gates::Lease lease(gates_, session_key(app, user, sid));
+    if (fail_fast && lease.slot().lock.locked()) {
         ++stats_.rejected_busy;
         throw ApiError(409, "Session '" + sid + "' is running an invocation");
     }
-    aio::LockGuard turn = co_await lease.gate().lock.acquire();
+    aio::LockGuard turn = co_await lease.slot().lock.acquire();
     aio::Coro<Session> patching = prepare_session(svc, app, user, sid, std::move(delta));
     Session session = co_await std::move(patching);
     std::string text = dump(Json(session));
@@ -832,9 +810,11 @@ aio::Coro<bool> ApiServer::Impl::wait_finished(std::shared_ptr<ActiveRun> run) {
 }
 
 std::shared_ptr<ApiServer::Impl::ActiveRun> ApiServer::Impl::find_run(const std::string& invocation_id) const {
-    for (const auto& [key, gate] : gates_)
-        if (gate->run && gate->run->invocation_id == invocation_id) return gate->run;
-    return nullptr;
+    std::shared_ptr<ActiveRun> found;
+    gates_.for_each([&](const std::string&, const Gate& gate) {
+        if (!found && gate.run && gate.run->invocation_id == invocation_id) found = gate.run;
+    });
+    return found;
 }
 
 namespace {
@@ -879,12 +859,12 @@ aio::Coro<void> ApiServer::Impl::run_agent(ServerRequest& r, ResponseWriter& w, 
     Admission admitted(*this);
 
     // One run per session: wait for the session's turn (or 409 at once).
-    GateLease lease(*this, session_key(req.app_name, req.user_id, req.session_id));
-    if (req.fail_fast && lease.gate().lock.locked()) {
+    Gates::Lease lease(gates_, session_key(req.app_name, req.user_id, req.session_id));
+    if (req.fail_fast && lease.slot().lock.locked()) {
         ++stats_.rejected_busy;
         throw ApiError(409, "Session '" + req.session_id + "' is running an invocation");
     }
-    aio::LockGuard turn = co_await lease.gate().lock.acquire();
+    aio::LockGuard turn = co_await lease.slot().lock.acquire();
     aio::Coro<Session> preparing =
         prepare_session(runner.session_service(), req.app_name, req.user_id, req.session_id, req.state_delta);
     co_await std::move(preparing);  // 404 when the session does not exist
@@ -896,7 +876,7 @@ aio::Coro<void> ApiServer::Impl::run_agent(ServerRequest& r, ResponseWriter& w, 
     }
     auto run = std::make_shared<ActiveRun>();
     run->runner = &runner;
-    RunSlot slot(lease.gate(), run);
+    RunSlot slot(lease.slot(), run);
     ++stats_.runs_started;
     aio::Coro<void> draining = drain(shared_from_this(), run, std::move(req), sse ? &w : nullptr);
     run->task = aio::create_task(std::move(draining));
@@ -990,8 +970,8 @@ aio::Coro<void> ApiServer::Impl::cancel_in_session(ServerRequest& r, ResponseWri
     std::optional<std::string> wanted = r.query_param("invocationId");
     if (!wanted) wanted = r.query_param("invocation_id");
     if (!wanted && body.is_object()) wanted = optional_string(body, "invocationId", "invocation_id");
-    auto gate = gates_.find(session_key(app, user, sid));
-    std::shared_ptr<ActiveRun> run = gate != gates_.end() ? gate->second->run : nullptr;
+    Gate* gate = gates_.find(session_key(app, user, sid));
+    std::shared_ptr<ActiveRun> run = gate ? gate->run : nullptr;
     if (!run || run->finished.is_set())
         throw ApiError(404, "no invocation is running in session '" + sid + "'");
     if (wanted && !run->invocation_id.empty() && *wanted != run->invocation_id)
