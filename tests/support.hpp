@@ -1,11 +1,16 @@
 // tests/support.hpp — helpers shared by the test programs.
 #pragma once
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <aio/aio.hpp>
 #include <chrono>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -92,6 +97,25 @@ void run_bounded(F body, std::chrono::seconds limit = std::chrono::seconds(30)) 
         watchdog.cancel();
         EXPECT_FALSE(timed_out) << "the test body did not finish in time";
     });
+}
+
+/// A TCP port free on 127.0.0.1 right now, for a peer program that must be
+/// told its port (prefer port 0 and reading the port back where possible).
+inline int free_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd);
+        throw std::runtime_error("free_port: bind failed");
+    }
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    int port = ntohs(addr.sin_port);
+    ::close(fd);
+    return port;
 }
 
 /// Seconds elapsed on the running loop's clock since `start`.

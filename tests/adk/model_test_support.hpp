@@ -6,9 +6,6 @@
 // Tests never skip: a missing peer is a failure that says how to install it.
 #pragma once
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <aio/aio.hpp>
@@ -60,23 +57,7 @@ inline std::string mockllm_dir() {
 #endif
 }
 
-/// A TCP port free on 127.0.0.1 right now.
-inline int free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        ::close(fd);
-        throw std::runtime_error("free_port: bind failed");
-    }
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    int port = ntohs(addr.sin_port);
-    ::close(fd);
-    return port;
-}
+using aio_test::free_port;
 
 /// A temporary file removed at the end of the test.
 class TempFile {

@@ -4,9 +4,6 @@
 // missing peer is a failure that says how to install it.
 #pragma once
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -79,23 +76,7 @@ inline adk::mcp::StdioServerParams fake_server(const std::string& script, std::v
     return p;
 }
 
-/// A TCP port free on 127.0.0.1 right now.
-inline int free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        ::close(fd);
-        throw std::runtime_error("free_port: bind failed");
-    }
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    int port = ntohs(addr.sin_port);
-    ::close(fd);
-    return port;
-}
+using aio_test::free_port;
 
 /// server-everything in streamableHttp mode on a free loopback port, ready
 /// when its "listening" line appeared on stderr.
