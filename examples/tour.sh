@@ -9,7 +9,13 @@ for program in $(ls "$build"/examples/ | grep -E '^[0-9]{2}_' | sort); do
   [ -x "$path" ] || continue
   printf '\n=== %s ===\n' "$program"
   start=$(date +%s.%N)
-  if ! "$path"; then
+  # An agent example with a script for adk-fake-llm talks to it over HTTP,
+  # as it would to a real model (examples/adk/run_with_fake_llm.sh).
+  run=("$path")
+  if [ -f "examples/adk/$program.fake_llm.json" ]; then
+    run=(bash examples/adk/run_with_fake_llm.sh "$build/bin/adk-fake-llm" "examples/adk/$program.fake_llm.json" -- "$path")
+  fi
+  if ! "${run[@]}"; then
     echo "!!! $program failed"
     status=1
   fi

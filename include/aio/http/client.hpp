@@ -102,7 +102,9 @@ enum class HttpVersion {
     automatic,              // curl's default: HTTP/2 over TLS when the server offers it (ALPN), else 1.1
     http1_1,                // HTTP/1.1 only
     http2,                  // HTTP/2 over TLS, and an h2c upgrade attempt on cleartext
-    http2_prior_knowledge,  // HTTP/2 on cleartext without upgrade (the server must speak h2c)
+    http2_prior_knowledge,  // HTTP/2 on cleartext without upgrade (the server must speak h2c);
+                            // one connection per request before libcurl 8.0.0 (see
+                            // Client::http2_prior_knowledge_reuse())
 };
 
 /// A request. Unset optional fields take the Client's defaults.
@@ -242,6 +244,11 @@ public:
 
     /// Whether this libcurl speaks HTTP/2.
     static bool http2_available() noexcept;
+    /// Whether h2c prior-knowledge connections (HttpVersion::
+    /// http2_prior_knowledge) are reused and multiplexed: libcurl >= 8.0.0.
+    /// Older libcurl (Debian 12's 7.88) fails a request sent on a reused one
+    /// (curl#10634), so there the client opens one connection per request.
+    static bool http2_prior_knowledge_reuse() noexcept;
 
     class Impl;
 

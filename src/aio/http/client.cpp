@@ -369,6 +369,19 @@ long curl_http_version(HttpVersion v) noexcept {
     }
 }
 
+/// HTTP/2 is asked for, or may come (automatic, over TLS).
+bool wants_multiplexing(HttpVersion v, std::string_view url) noexcept {
+    switch (v) {
+        case HttpVersion::http1_1:
+            return false;
+        case HttpVersion::http2:
+        case HttpVersion::http2_prior_knowledge:
+            return true;
+        default:
+            return url.size() >= 8 && Headers::name_equal(url.substr(0, 8), "https://");
+    }
+}
+
 Transfer::Transfer(Client::Impl& impl, Request&& request, bool streaming)
     : impl_(&impl),
       loop_(impl.loop_),
@@ -405,6 +418,18 @@ Transfer::Transfer(Client::Impl& impl, Request&& request, bool streaming)
         setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout_.count()));
         setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(total_timeout_.count()));
         setopt(e, CURLOPT_HTTP_VERSION, curl_http_version(o.http_version));
+        if (wants_multiplexing(o.http_version, url_)) {
+            // Wait for a connection being set up to the same host rather
+            // than opening another one, so that a burst of requests shares
+            // one HTTP/2 connection (what `curl --parallel` does).
+            setopt(e, CURLOPT_PIPEWAIT, 1L);
+        }
+        if (o.http_version == HttpVersion::http2_prior_knowledge && !Client::http2_prior_knowledge_reuse()) {
+            // libcurl < 8.0.0 breaks a request sent on a reused h2c
+            // prior-knowledge connection (curl#10634): one connection each.
+            setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+            setopt(e, CURLOPT_FORBID_REUSE, 1L);
+        }
         setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
         setopt(e, CURLOPT_SSL_VERIFYPEER, o.verify_tls ? 1L : 0L);
         setopt(e, CURLOPT_SSL_VERIFYHOST, o.verify_tls ? 2L : 0L);
@@ -1006,6 +1031,11 @@ EventLoop& Client::get_loop() const noexcept { return *impl_->loop_; }
 bool Client::http2_available() noexcept {
     const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
     return info && (info->features & CURL_VERSION_HTTP2);
+}
+
+bool Client::http2_prior_knowledge_reuse() noexcept {
+    const curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
+    return info && info->version_num >= 0x080000;
 }
 
 Coro<Response> Client::request(Request request) {
