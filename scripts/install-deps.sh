@@ -15,7 +15,7 @@ packages=(
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(python3-uvloop python3-aiohttp librust-tokio-dev cargo golang-go valgrind)
+  packages+=(python3-uvloop python3-aiohttp librust-tokio-dev cargo golang-go valgrind wrk)
 fi
 
 missing=()
