@@ -137,8 +137,15 @@ std::string SocketAddress::to_string() const {
     switch (family()) {
         case AF_INET:
             return host() + ":" + std::to_string(port());
-        case AF_INET6:
-            return "[" + host() + "]:" + std::to_string(port());
+        case AF_INET6: {
+            // Appended step by step: g++-12 -O3 warns (falsely, -Wrestrict,
+            // GCC bug 105651) on "[" + host() + ...
+            std::string s = "[";
+            s += host();
+            s += "]:";
+            s += std::to_string(port());
+            return s;
+        }
         case AF_UNIX: {
             std::string p = host();
             if (!p.empty() && p.front() == '\0') p.front() = '@';
