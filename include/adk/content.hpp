@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adk/boxed.hpp"
+
 namespace adk {
 
 using Json = nlohmann::json;
@@ -48,16 +50,20 @@ struct FileData {
 /// One part of a Content: exactly one of text, inline_data, file_data,
 /// function_call, function_response (or the code-execution pass-throughs),
 /// plus the `thought` flag. Fields that are not set are not written.
+///
+/// Text is the common case and is held inline; every other member is an
+/// adk::Boxed (optional-like, 8 bytes when empty, adk/boxed.hpp), so a text
+/// part costs 104 bytes instead of the ~460 that inline optionals took.
 struct Part {
     std::optional<std::string> text;
     std::optional<bool> thought;
-    std::optional<std::string> thought_signature;  // base64
-    std::optional<Blob> inline_data;
-    std::optional<FileData> file_data;
-    std::optional<FunctionCall> function_call;
-    std::optional<FunctionResponse> function_response;
-    std::optional<Json> executable_code;        // passed through as JSON
-    std::optional<Json> code_execution_result;  // passed through as JSON
+    Boxed<std::string> thought_signature;  // base64
+    Boxed<Blob> inline_data;
+    Boxed<FileData> file_data;
+    Boxed<FunctionCall> function_call;
+    Boxed<FunctionResponse> function_response;
+    Boxed<Json> executable_code;        // passed through as JSON
+    Boxed<Json> code_execution_result;  // passed through as JSON
 
     static Part from_text(std::string text);
     static Part from_function_call(FunctionCall call);

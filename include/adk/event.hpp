@@ -3,17 +3,25 @@
 //
 //   {"id":"aB12cD34","invocationId":"e-…","author":"weather","branch":"…",
 //    "content":{…},"partial":true,"longRunningToolIds":[…],"timestamp":1750460000.123,
-//    "actions":{"stateDelta":{},"artifactDelta":{},"requestedAuthConfigs":{}, …}}
+//    "actions":{"stateDelta":{},"artifactDelta":{},"requestedAuthConfigs":{},
+//               "requestedToolConfirmations":{}, …}}
 //
-// Nulls are omitted; `actions` and its three maps are always written (ADK's
-// web UI reads actions.stateDelta). Readers accept camelCase and snake_case.
+// Nulls are omitted; `actions` with its four maps and `longRunningToolIds`
+// are always written, empty when unset, as ADK-TS writes them (ADK's web UI
+// reads actions.stateDelta). Readers accept camelCase and snake_case.
+//
+// Memory: sessions keep every event, so the types are kept small — rarely
+// set members are adk::Boxed (optional-like, 8 bytes when empty), and an
+// empty state_delta / requested_auth_configs is a null Json (no allocation)
+// that behaves as an empty object when read and becomes one when written
+// (`actions.state_delta["k"] = v`); both are written as {} all the same.
 #pragma once
 
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "adk/boxed.hpp"
 #include "adk/content.hpp"
 #include "adk/llm_response.hpp"
 
@@ -24,17 +32,20 @@ namespace adk {
 struct EventActions {
     /// On a function-response event: do not call the model again.
     std::optional<bool> skip_summarization;
-    /// key -> new value; keys prefixed app:, user:, temp: (see adk/state.hpp).
-    Json state_delta = Json::object();
-    /// filename -> new artifact version.
-    std::map<std::string, int> artifact_delta;
-    std::optional<std::string> transfer_to_agent;
     /// Leave the enclosing LoopAgent.
     std::optional<bool> escalate;
-    /// function_call_id -> AuthConfig (passed through as JSON).
-    Json requested_auth_configs = Json::object();
+    /// key -> new value; keys prefixed app:, user:, temp: (see adk/state.hpp).
+    /// Null when nothing was set (reads as empty: empty(), contains() and
+    /// iteration work; operator[] on a non-const one makes it an object).
+    Json state_delta;
+    /// filename -> new artifact version (a small sorted map: adk/boxed.hpp).
+    FlatMap<std::string, int> artifact_delta;
+    Boxed<std::string> transfer_to_agent;
+    /// function_call_id -> AuthConfig (passed through as JSON); null when
+    /// empty, as state_delta.
+    Json requested_auth_configs;
     /// function_call_id -> ToolConfirmation (newer ADK); written only if set.
-    std::optional<Json> requested_tool_confirmations;
+    Boxed<Json> requested_tool_confirmations;
 
     /// Merges `other` into this one: state_delta and the maps key by key
     /// (other's value wins for the same key), booleans or-ed, transfer taken
@@ -56,10 +67,10 @@ public:
     /// "user" or the name of the agent that produced it.
     std::string author;
     /// Dotted path of agent names (parallel children get their own).
-    std::optional<std::string> branch;
+    Boxed<std::string> branch;
     EventActions actions;
     /// Ids of long-running function calls in this event (written when set).
-    std::optional<std::vector<std::string>> long_running_tool_ids;
+    Boxed<std::vector<std::string>> long_running_tool_ids;
     /// Seconds since the epoch.
     double timestamp = 0;
 

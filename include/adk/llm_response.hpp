@@ -5,10 +5,13 @@
 #include <optional>
 #include <string>
 
+#include "adk/boxed.hpp"
 #include "adk/content.hpp"
 
 namespace adk {
 
+/// Members that are usually empty are adk::Boxed (optional-like, 8 bytes
+/// when empty: adk/boxed.hpp).
 struct LlmResponse {
     std::optional<Content> content;
     /// A chunk of an unfinished text stream (streaming mode SSE); never
@@ -17,13 +20,13 @@ struct LlmResponse {
     std::optional<bool> turn_complete;
     std::optional<bool> interrupted;
     /// A model-side error (finish reason / block reason), reported as data.
-    std::optional<std::string> error_code;
-    std::optional<std::string> error_message;
-    std::optional<std::string> finish_reason;
+    Boxed<std::string> error_code;
+    Boxed<std::string> error_message;
+    Boxed<std::string> finish_reason;
     /// {promptTokenCount, candidatesTokenCount, totalTokenCount}, as sent.
-    std::optional<Json> usage_metadata;
-    std::optional<Json> grounding_metadata;
-    std::optional<Json> custom_metadata;
+    Boxed<Json> usage_metadata;
+    Boxed<Json> grounding_metadata;
+    Boxed<Json> custom_metadata;
 
     bool is_partial() const noexcept { return partial.value_or(false); }
 };

@@ -169,7 +169,9 @@ public:
 private:
     Session* find(const std::string& app, const std::string& user, const std::string& id);
     const Session* find(const std::string& app, const std::string& user, const std::string& id) const;
-    Session merged_copy(const Session& stored) const;
+    /// The session as get_session hands it out: state merged, only the
+    /// events `config` keeps copied.
+    Session merged_copy(const Session& stored, const GetSessionConfig& config) const;
     /// Applies app:/user:/session keys of `delta` to the stored scopes.
     void apply_delta(Session& stored, const Json& delta);
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <random>
+#include <type_traits>
 
 namespace adk {
 
@@ -23,6 +24,26 @@ void read_opt(const Json& j, const char* camel, const char* snake, std::optional
     if (const Json* v = detail::find_key(j, camel, snake)) out = v->get<T>();
     else out.reset();
 }
+template <class T>
+void read_opt(const Json& j, const char* camel, const char* snake, Boxed<T>& out) {
+    if (const Json* v = detail::find_key(j, camel, snake)) out = v->get<T>();
+    else out.reset();
+}
+
+/// An empty object is kept as null (no allocation); it reads and is
+/// written the same (see event.hpp).
+Json compact_object(const Json& v) { return v.is_object() && v.empty() ? Json() : v; }
+
+void merge_object(Json& into, const Json& from) {
+    if (!from.is_object() || from.empty()) return;
+    if (!into.is_object()) into = Json::object();
+    for (auto it = from.begin(); it != from.end(); ++it) into[it.key()] = it.value();
+}
+
+// Vectors of events are reallocated by moving them only if that cannot throw.
+static_assert(std::is_nothrow_move_constructible_v<Part>);
+static_assert(std::is_nothrow_move_constructible_v<EventActions>);
+static_assert(std::is_nothrow_move_constructible_v<Event>);
 
 }  // namespace
 
@@ -96,14 +117,9 @@ void EventActions::merge(const EventActions& other) {
     if (other.skip_summarization) skip_summarization = skip_summarization.value_or(false) || *other.skip_summarization;
     if (other.escalate) escalate = escalate.value_or(false) || *other.escalate;
     if (other.transfer_to_agent) transfer_to_agent = other.transfer_to_agent;
-    if (!state_delta.is_object()) state_delta = Json::object();
-    if (other.state_delta.is_object())
-        for (auto it = other.state_delta.begin(); it != other.state_delta.end(); ++it) state_delta[it.key()] = it.value();
+    merge_object(state_delta, other.state_delta);
     for (const auto& [k, ver] : other.artifact_delta) artifact_delta[k] = ver;
-    if (!requested_auth_configs.is_object()) requested_auth_configs = Json::object();
-    if (other.requested_auth_configs.is_object())
-        for (auto it = other.requested_auth_configs.begin(); it != other.requested_auth_configs.end(); ++it)
-            requested_auth_configs[it.key()] = it.value();
+    merge_object(requested_auth_configs, other.requested_auth_configs);
     if (other.requested_tool_confirmations) {
         if (!requested_tool_confirmations) requested_tool_confirmations = Json::object();
         for (auto it = other.requested_tool_confirmations->begin(); it != other.requested_tool_confirmations->end();
@@ -118,18 +134,20 @@ void to_json(Json& j, const EventActions& v) {
     j["artifactDelta"] = Json::object();
     for (const auto& [k, ver] : v.artifact_delta) j["artifactDelta"][k] = ver;
     j["requestedAuthConfigs"] = v.requested_auth_configs.is_object() ? v.requested_auth_configs : Json::object();
-    if (v.requested_tool_confirmations) j["requestedToolConfirmations"] = *v.requested_tool_confirmations;
+    // Always written, like the three maps above: ADK-TS writes {} and [] for
+    // these two, and its web UI and clients expect the keys.
+    j["requestedToolConfirmations"] = v.requested_tool_confirmations ? *v.requested_tool_confirmations : Json::object();
     if (v.skip_summarization) j["skipSummarization"] = *v.skip_summarization;
     if (v.transfer_to_agent) j["transferToAgent"] = *v.transfer_to_agent;
     if (v.escalate) j["escalate"] = *v.escalate;
 }
 void from_json(const Json& j, EventActions& v) {
     v = EventActions{};
-    if (const Json* x = detail::find_key(j, "stateDelta", "state_delta")) v.state_delta = *x;
+    if (const Json* x = detail::find_key(j, "stateDelta", "state_delta")) v.state_delta = compact_object(*x);
     if (const Json* x = detail::find_key(j, "artifactDelta", "artifact_delta"))
         for (auto it = x->begin(); it != x->end(); ++it) v.artifact_delta[it.key()] = it.value().get<int>();
     if (const Json* x = detail::find_key(j, "requestedAuthConfigs", "requested_auth_configs"))
-        v.requested_auth_configs = *x;
+        v.requested_auth_configs = compact_object(*x);
     read_opt(j, "requestedToolConfirmations", "requested_tool_confirmations", v.requested_tool_confirmations);
     read_opt(j, "skipSummarization", "skip_summarization", v.skip_summarization);
     read_opt(j, "transferToAgent", "transfer_to_agent", v.transfer_to_agent);
@@ -190,7 +208,7 @@ void to_json(Json& j, const Event& v) {
     j["author"] = v.author;
     if (v.branch) j["branch"] = *v.branch;
     j["actions"] = v.actions;
-    if (v.long_running_tool_ids) j["longRunningToolIds"] = *v.long_running_tool_ids;
+    j["longRunningToolIds"] = v.long_running_tool_ids ? Json(*v.long_running_tool_ids) : Json::array();
     j["timestamp"] = v.timestamp;
 }
 void from_json(const Json& j, Event& v) {
