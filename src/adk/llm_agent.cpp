@@ -243,7 +243,7 @@ public:
                                              (names.empty() ? "(none)" : names) + "."}};
         }
         ctx.actions().transfer_to_agent = target;
-        co_return Json::object();
+        co_return Json{{"result", "Transfer queued"}};  // ADK-TS's answer (ADK-python: {"result": null})
     }
 };
 

@@ -392,10 +392,10 @@ TEST(ApiServer, SessionCrudCamelAndSnakeCase) {
         EXPECT_EQ(body_json(with_id)["id"], "s1");
         EXPECT_EQ(body_json(with_id)["state"], Json({{"x", 1}}));
         http::Response again = co_await call(c, "POST", sessions + "/s1");
-        EXPECT_EQ(again.status, 409);
+        EXPECT_EQ(again.status, 400);  // ADK's answer to an existing id
         EXPECT_TRUE(body_json(again)["error"].get<std::string>().find("s1") != std::string::npos);
         http::Response again_body = co_await call(c, "POST", sessions, R"({"sessionId":"s1"})");
-        EXPECT_EQ(again_body.status, 409);
+        EXPECT_EQ(again_body.status, 400);
 
         // Get and list.
         http::Response got = co_await call(c, "GET", sessions + "/s1");
@@ -436,6 +436,9 @@ TEST(ApiServer, SessionCrudCamelAndSnakeCase) {
         http::Response gone = co_await call(c, "GET", sessions + "/s1");
         EXPECT_EQ(gone.status, 404);
         EXPECT_EQ(body_json(gone)["error"], "Session not found: s1");
+        http::Response delete_gone = co_await call(c, "DELETE", sessions + "/s1");
+        EXPECT_EQ(delete_gone.status, 404);
+        EXPECT_EQ(body_json(delete_gone)["error"], "Session not found: s1");
 
         // Unknown app.
         http::Response no_app = co_await call(c, "GET", f.base + "/apps/nope/users/u1/sessions");

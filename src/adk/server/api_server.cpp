@@ -656,7 +656,7 @@ aio::Coro<void> ApiServer::Impl::create_session(ServerRequest& r, ResponseWriter
     } catch (const SessionExistsError&) {
         exists = true;
     }
-    if (exists) throw ApiError(409, "Session already exists: " + id);
+    if (exists) throw ApiError(400, "Session already exists: " + id);  // ADK-python and ADK-TS: 400
     for (Event& event : req.events) {
         aio::Coro<Event> appending = svc.append_event(*session, std::move(event));
         co_await std::move(appending);
@@ -693,6 +693,11 @@ aio::Coro<void> ApiServer::Impl::delete_session(ServerRequest& r, ResponseWriter
     std::string user(r.path_param("user"));
     std::string sid(r.path_param("session"));
     SessionService& svc = runner_of(app).session_service();
+    GetSessionConfig existence;
+    existence.num_recent_events = 0;
+    aio::Coro<std::optional<Session>> looking = svc.get_session(app, user, sid, existence);
+    std::optional<Session> existing = co_await std::move(looking);
+    if (!existing) throw ApiError(404, "Session not found: " + sid);  // as ADK-TS (ADK-python: 200)
     // A run in this session is stopped first (its events are whole), so
     // the deletion does not race with its appends.
     Gate* gate = gates_.find(session_key(app, user, sid));
