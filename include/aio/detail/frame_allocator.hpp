@@ -31,7 +31,7 @@
 namespace aio::detail {
 
 inline constexpr std::size_t kPoolGranule = 16;
-inline constexpr std::size_t kPoolMaxBlock = 1024;
+inline constexpr std::size_t kPoolMaxBlock = 4096;  // agent-layer frames (LlmAgent::run_impl...) are 1-3 KiB
 inline constexpr std::size_t kPoolClasses = kPoolMaxBlock / kPoolGranule + 1;
 
 // A thread keeps at most this many free blocks per class; beyond that, freed
