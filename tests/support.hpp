@@ -99,6 +99,35 @@ void run_bounded(F body, std::chrono::seconds limit = std::chrono::seconds(30)) 
     });
 }
 
+/// Awaits `aw` and returns the exception it raised (null if none).
+template <class Awaitable>
+aio::Coro<std::exception_ptr> failure_of(Awaitable aw) {
+    try {
+        co_await std::move(aw);
+    } catch (...) {
+        co_return std::current_exception();
+    }
+    co_return nullptr;
+}
+
+/// Whether `e` holds an E (or a subclass).
+template <class E>
+bool holds(const std::exception_ptr& e) {
+    if (!e) return false;
+    try {
+        std::rethrow_exception(e);
+    } catch (const E&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+/// `e` in words for a failure message.
+inline std::string describe(const std::exception_ptr& e) {
+    return e ? aio::describe_exception(e) : "no exception";
+}
+
 /// A TCP port free on 127.0.0.1 right now, for a peer program that must be
 /// told its port (prefer port 0 and reading the port back where possible).
 inline int free_port() {

@@ -296,30 +296,6 @@ http::Request make_request(std::string url, std::string method = "GET") {
     return r;
 }
 
-/// Runs `aw` and returns the exception it threw as an exception_ptr.
-template <class Awaitable>
-aio::Coro<std::exception_ptr> failure_of(Awaitable aw) {
-    try {
-        co_await std::move(aw);
-    } catch (...) {
-        co_return std::current_exception();
-    }
-    co_return nullptr;
-}
-
-template <class E>
-bool holds(const std::exception_ptr& e) {
-    if (!e) return false;
-    try {
-        std::rethrow_exception(e);
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
-
-std::string describe(const std::exception_ptr& e) { return e ? aio::describe_exception(e) : "no exception"; }
 
 }  // namespace
 

@@ -44,29 +44,6 @@ namespace {
 
 // --- helpers ---------------------------------------------------------------------
 
-template <class Awaitable>
-aio::Coro<std::exception_ptr> failure_of(Awaitable aw) {
-    try {
-        co_await std::move(aw);
-    } catch (...) {
-        co_return std::current_exception();
-    }
-    co_return nullptr;
-}
-
-template <class E>
-bool holds(const std::exception_ptr& e) {
-    if (!e) return false;
-    try {
-        std::rethrow_exception(e);
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
-
-std::string describe(const std::exception_ptr& e) { return e ? aio::describe_exception(e) : "no exception"; }
 
 /// An executable found in PATH (or the path itself if it has a '/').
 std::string find_program(const std::string& name) {
