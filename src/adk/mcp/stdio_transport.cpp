@@ -45,6 +45,10 @@ struct StdioTransport::State {
     aio::Event closed_event;
     std::deque<std::string> stderr_lines;
     std::exception_ptr write_error;
+    // Messages sent since the writer last ran: written with one write, so
+    // that requests sent together (a burst of tool calls) reach the server
+    // in one read instead of one each.
+    std::string outbox;
     aio::Task<> writer;
     bool started = false;
     bool closing = false;      // close() or abort() began: no more reports
@@ -218,7 +222,17 @@ aio::Coro<> write_stdin(StatePtr st) {
         st->wake_writer.clear();
         if (st->closing) break;
         std::exception_ptr error = st->write_error;
-        if (!error) {
+        std::string batch;
+        batch.swap(st->outbox);
+        if (!error && !batch.empty()) {
+            try {
+                in->write(std::move(batch));
+            } catch (const std::exception& e) {
+                error = std::make_exception_ptr(
+                    McpConnectionError("writing to MCP server `" + st->description + "` failed: " + e.what()));
+            }
+        }
+        if (!error && in->buffered() > 0) {
             try {
                 co_await in->drain();
             } catch (const std::exception& e) {
@@ -297,16 +311,9 @@ aio::Coro<> StdioTransport::start(TransportSink* sink) {
 void StdioTransport::send(Json message) {
     State& st = *state_;
     if (!st.process || st.closing || st.write_error) return;
-    aio::PipeWriter* in = st.process->stdin();
-    std::string line = message.dump(-1, ' ', false, Json::error_handler_t::replace);
-    line += '\n';
-    try {
-        in->write(std::move(line));
-    } catch (const std::exception& e) {
-        st.write_error = std::make_exception_ptr(
-            McpConnectionError("writing to MCP server `" + st.description + "` failed: " + e.what()));
-    }
-    if (in->buffered() > 0 || st.write_error) st.wake_writer.set();
+    st.outbox += message.dump(-1, ' ', false, Json::error_handler_t::replace);
+    st.outbox += '\n';
+    st.wake_writer.set();
 }
 
 aio::Coro<> StdioTransport::close() {
@@ -328,6 +335,13 @@ aio::Coro<> StdioTransport::close() {
             co_await std::move(stopped);
         }
         if (aio::PipeWriter* in = proc.stdin()) {
+            if (!st->outbox.empty() && !st->write_error) {
+                try {
+                    in->write(std::move(st->outbox));
+                } catch (const std::exception&) {
+                }
+                st->outbox.clear();
+            }
             // What is queued gets a short chance to reach the server.
             auto flushed = aio::wait_for(in->wait_closed(), std::chrono::milliseconds(200));
             try {
