@@ -9,12 +9,19 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 build=${2:-$root/build/fuzz}
 cmake -S "$here" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C "$build" fuzz_stream_reader fuzz_http_request fuzz_sse
-for target in fuzz_stream_reader fuzz_http_request fuzz_sse; do
+# fuzz_api_server exists only when the tree has adk::server (fuzz/CMakeLists.txt).
+targets="fuzz_stream_reader fuzz_http_request fuzz_sse"
+if ninja -C "$build" -t targets all | grep -q '^fuzz_api_server:'; then
+  targets="$targets fuzz_api_server"
+fi
+ninja -C "$build" $targets
+for target in $targets; do
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
   [ -d "$here/corpus/$target" ] && cp -n "$here/corpus/$target"/* "$corpus"/ 2>/dev/null || true
+  dict=()
+  [ -f "$here/$target.dict" ] && dict=(-dict="$here/$target.dict")
   echo "== $target for ${seconds}s"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    "$build/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$corpus"
+    "$build/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "${dict[@]}" "$corpus"
 done
