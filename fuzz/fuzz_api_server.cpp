@@ -91,16 +91,14 @@ const char* const kAllowedOrigin = "http://ok.example";
 const char* const kForeignOrigin = "http://evil.example";
 const char* const kModelFailure = "scripted model failure";
 
-// The Router's own 405 answers carry no CORS headers (found by this target,
-// reproducer corpus/fuzz_api_server/cors_405; reported): checked once fixed.
-constexpr bool kCheckCors405 = false;
-// ScriptedLlm::generate_content does not close the generator it forwards
-// from: closing it mid-stream (a run cancelled while the model streams)
-// makes debug mode report "an AsyncGenerator was destroyed before its async
-// cleanup ran" (reproducer corpus/fuzz_api_server/regress_skipped_cleanup;
-// reported). Every other report of the loop's exception handler fails now;
-// this one once fixed.
-constexpr bool kCheckSkippedCleanup = false;
+// The Router's own 405 answers carry the CORS headers too (found missing by
+// this target, fixed; reproducer corpus/fuzz_api_server/cors_405).
+constexpr bool kCheckCors405 = true;
+// Every report of the loop's exception handler fails the input, including
+// "an AsyncGenerator was destroyed before its async cleanup ran" (found by
+// this target in ScriptedLlm::generate_content, fixed; reproducer
+// corpus/fuzz_api_server/regress_skipped_cleanup).
+constexpr bool kCheckSkippedCleanup = true;
 
 std::string g_step;    // the step being played, for failure reports
 bool g_trace = false;  // FUZZ_API_TRACE=1: print every step and answer (to read what a seed does)

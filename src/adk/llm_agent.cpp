@@ -155,27 +155,42 @@ bool is_content_event(const std::optional<std::string>& branch, const Event& e) 
 /// event right after the call.
 std::vector<const Event*> rearrange_for_latest_response(std::vector<const Event*> events) {
     if (events.size() < 2) return events;
-    std::vector<FunctionResponse> latest = events.back()->function_responses();
-    if (latest.empty()) return events;
-    std::set<std::string> ids;
-    for (const FunctionResponse& r : latest)
-        if (!r.id.empty()) ids.insert(r.id);
+    // The ids answered by the last event (read in place: no copies of the
+    // calls' args or the responses).
+    std::vector<const std::string*> ids;
+    if (const Event& last = *events.back(); last.content)
+        for (const Part& p : last.content->parts)
+            if (p.function_response && !p.function_response->id.empty()) ids.push_back(&p.function_response->id);
     if (ids.empty()) return events;
+    auto calls_one = [&ids](const Event& e) {
+        if (!e.content) return false;
+        for (const Part& p : e.content->parts)
+            if (p.function_call)
+                for (const std::string* id : ids)
+                    if (p.function_call->id == *id) return true;
+        return false;
+    };
     // The immediately preceding event already holds the calls: nothing to do.
-    for (const FunctionCall& c : events[events.size() - 2]->function_calls())
-        if (ids.count(c.id)) return events;
+    if (calls_one(*events[events.size() - 2])) return events;
     std::size_t call_index = events.size();
-    for (std::size_t i = events.size() - 1; i-- > 0;) {
-        for (const FunctionCall& c : events[i]->function_calls())
-            if (ids.count(c.id)) call_index = i;
-        if (call_index != events.size()) break;
-    }
+    for (std::size_t i = events.size() - 1; i-- > 0;)
+        if (calls_one(*events[i])) {
+            call_index = i;
+            break;
+        }
     if (call_index == events.size()) return events;  // the call is not in this history
     // Responses to the same calls issued in between (e.g. a long-running
     // tool's first status) are superseded by the latest one.
     std::vector<const Event*> out(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(call_index) + 1);
     out.push_back(events.back());
     return out;
+}
+
+bool has_function_calls(const Event& e) {
+    if (e.content)
+        for (const Part& p : e.content->parts)
+            if (p.function_call) return true;
+    return false;
 }
 
 }  // namespace
@@ -553,7 +568,11 @@ aio::AsyncGenerator<Event> LlmAgent::run_impl(InvocationContext ctx) {
         std::map<std::string, std::shared_ptr<BaseTool>> tools = request.tools_dict;
         CallbackContext cb(ctx);
         aio::AsyncGenerator<LlmResponse> responses = call_model(ctx, std::move(request), cb);
+        // The step's last event: only whether it was partial matters then,
+        // so partial chunks are not copied; the last complete one is.
         std::optional<Event> last;
+        bool any_event = false;
+        bool last_partial = false;
         std::exception_ptr interrupted;
         try {
             while (true) {
@@ -579,7 +598,9 @@ aio::AsyncGenerator<Event> LlmAgent::run_impl(InvocationContext ctx) {
                     if (!long_running.empty()) event.long_running_tool_ids = std::move(long_running);
                 }
                 maybe_save_output(event);
-                last = event;
+                any_event = true;
+                last_partial = event.is_partial();
+                if (!last_partial) last = event;
                 co_yield std::move(event);
             }
         } catch (...) {  // failed, cancelled, or closed at our co_yield
@@ -589,16 +610,18 @@ aio::AsyncGenerator<Event> LlmAgent::run_impl(InvocationContext ctx) {
             co_await responses.aclose();  // let the model's stream clean up
             std::rethrow_exception(interrupted);
         }
-        if (!last) co_return;  // the model said nothing
-        if (last->is_partial())
+        if (!any_event) co_return;  // the model said nothing
+        if (last_partial)
             throw ModelError("Last event shouldn't be partial. LLM max output limit may be reached.");
         const bool model_final = last->is_final_response();
-        if (!last->function_calls().empty()) {
+        // No response event: `last` (the model's) decides, as model_final.
+        bool responses_final = false;
+        if (has_function_calls(*last)) {
             aio::Coro<std::optional<Event>> handling = handle_function_calls(ctx, *last, std::move(tools));
             std::optional<Event> responses_event = co_await std::move(handling);
             if (responses_event) {
                 std::optional<std::string> transfer = responses_event->actions.transfer_to_agent;
-                last = *responses_event;
+                responses_final = responses_event->is_final_response();
                 co_yield std::move(*responses_event);
                 if (transfer) {
                     BaseAgent* target = root_agent().find_agent(*transfer);
@@ -608,7 +631,7 @@ aio::AsyncGenerator<Event> LlmAgent::run_impl(InvocationContext ctx) {
                 }
             }
         }
-        if (model_final || last->is_final_response()) co_return;
+        if (model_final || responses_final) co_return;
     }
 }
 

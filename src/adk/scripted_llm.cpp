@@ -149,11 +149,8 @@ ScriptedReply ScriptedLlm::next_reply(const LlmRequest& request) {
 aio::AsyncGenerator<LlmResponse> ScriptedLlm::generate_content(LlmRequest request, bool stream) {
     ScriptedReply reply = next_reply(request);
     aio::AsyncGenerator<LlmResponse> playing = play(std::move(reply), std::move(request), stream);
-    while (true) {
-        std::optional<LlmResponse> r = co_await playing.next();
-        if (!r) break;
-        co_yield std::move(*r);
-    }
+    // yield_from closes `playing` when this stream is closed early.
+    co_yield aio::yield_from(std::move(playing));
 }
 
 aio::AsyncGenerator<LlmResponse> ScriptedLlm::play(ScriptedReply reply, LlmRequest request, bool stream) {

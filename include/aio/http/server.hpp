@@ -229,6 +229,13 @@ public:
     /// A comment line (": text"), e.g. a keep-alive ping.
     Coro<void> send_comment(std::string_view text);
 
+    /// A streamed response started after this call (start(), start_sse())
+    /// keeps its head until the first chunk (or finish()) and sends both in
+    /// one write: one system call less per response when the first chunk
+    /// follows soon (adk::ApiServer's /run_sse). The client then sees the
+    /// head with the first chunk rather than at start().
+    void defer_head() noexcept { defer_head_ = true; }
+
     /// Drops the connection now: what was written but not sent is lost and
     /// a streamed response ends without its terminating chunk.
     void abort() noexcept;
@@ -270,6 +277,8 @@ private:
     bool http10_ = false;
     bool chunked_ = false;
     bool keep_alive_ = true;
+    bool defer_head_ = false;
+    std::string pending_head_;  // start()'s head, deferred (defer_head())
 };
 
 /// What the server calls for each request.

@@ -17,6 +17,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -257,6 +260,258 @@ std::string language_version() {
     return v;
 }
 
+// --- events as JSON text, without the JSON tree --------------------------------------
+//
+// dump(Json(event)) builds a tree of the whole event (every part, args and
+// response copied into std::map nodes) only to serialise it. The writer
+// below emits the same bytes directly for the events agents usually yield:
+// keys in the tree's (std::map) order, strings escaped as nlohmann's dump
+// (plain ASCII directly, anything else through nlohmann itself), numbers
+// through nlohmann's own to_chars, nested Json values (args, responses,
+// state deltas) dumped by nlohmann. Anything else (inline data, file data,
+// code execution, an artifact delta) goes through the tree as before.
+// Debug builds check every event against the tree's text.
+
+void append_json_string(std::string& out, const std::string& s) {
+    bool plain = true;
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') {
+            plain = false;
+            break;
+        }
+    }
+    if (plain) {
+        out += '"';
+        out += s;
+        out += '"';
+    } else {
+        out += dump(Json(s));
+    }
+}
+
+void append_json_double(std::string& out, double x) {
+    if (!std::isfinite(x)) {
+        out += "null";
+        return;
+    }
+    char buf[64];
+    char* end = nlohmann::detail::to_chars(buf, buf + sizeof buf, x);
+    out.append(buf, static_cast<std::size_t>(end - buf));
+}
+
+void append_json_bool(std::string& out, bool b) { out += b ? "true" : "false"; }
+
+void append_json_value(std::string& out, const Json& j) { out += dump(j); }
+
+/// Parts the direct writer handles: text, thought, function call/response.
+bool part_is_plain(const Part& p) {
+    return !p.thought_signature && !p.inline_data && !p.file_data && !p.executable_code && !p.code_execution_result;
+}
+
+bool event_is_plain(const Event& e) {
+    if (!e.actions.artifact_delta.empty()) return false;
+    if (e.content)
+        for (const Part& p : e.content->parts)
+            if (!part_is_plain(p)) return false;
+    return true;
+}
+
+void append_part(std::string& out, const Part& p) {
+    // keys in order: functionCall, functionResponse, text, thought
+    out += '{';
+    bool first = true;
+    auto key = [&](const char* k) {
+        if (!first) out += ',';
+        first = false;
+        out += '"';
+        out += k;
+        out += "\":";
+    };
+    if (p.function_call) {
+        key("functionCall");
+        const FunctionCall& c = *p.function_call;
+        out += "{\"args\":";
+        if (c.args.is_null())
+            out += "{}";
+        else
+            append_json_value(out, c.args);
+        if (!c.id.empty()) {
+            out += ",\"id\":";
+            append_json_string(out, c.id);
+        }
+        out += ",\"name\":";
+        append_json_string(out, c.name);
+        out += '}';
+    }
+    if (p.function_response) {
+        key("functionResponse");
+        const FunctionResponse& r = *p.function_response;
+        out += '{';
+        if (!r.id.empty()) {
+            out += "\"id\":";
+            append_json_string(out, r.id);
+            out += ',';
+        }
+        out += "\"name\":";
+        append_json_string(out, r.name);
+        out += ",\"response\":";
+        if (r.response.is_null())
+            out += "{}";
+        else
+            append_json_value(out, r.response);
+        out += '}';
+    }
+    if (p.text) {
+        key("text");
+        append_json_string(out, *p.text);
+    }
+    if (p.thought) {
+        key("thought");
+        append_json_bool(out, *p.thought);
+    }
+    out += '}';
+}
+
+void append_object_or_empty(std::string& out, const Json& j) {
+    if (j.is_object())
+        append_json_value(out, j);
+    else
+        out += "{}";
+}
+
+/// dump(Json(e)) for a plain event (event_is_plain).
+void append_plain_event(std::string& out, const Event& e) {
+    // keys in std::map order: actions, author, branch, content,
+    // customMetadata, errorCode, errorMessage, finishReason,
+    // groundingMetadata, id, interrupted, invocationId, longRunningToolIds,
+    // partial, timestamp, turnComplete, usageMetadata
+    const EventActions& a = e.actions;
+    out += "{\"actions\":{\"artifactDelta\":{}";
+    if (a.escalate) {
+        out += ",\"escalate\":";
+        append_json_bool(out, *a.escalate);
+    }
+    out += ",\"requestedAuthConfigs\":";
+    append_object_or_empty(out, a.requested_auth_configs);
+    out += ",\"requestedToolConfirmations\":";
+    if (a.requested_tool_confirmations)
+        append_json_value(out, *a.requested_tool_confirmations);
+    else
+        out += "{}";
+    if (a.skip_summarization) {
+        out += ",\"skipSummarization\":";
+        append_json_bool(out, *a.skip_summarization);
+    }
+    out += ",\"stateDelta\":";
+    append_object_or_empty(out, a.state_delta);
+    if (a.transfer_to_agent) {
+        out += ",\"transferToAgent\":";
+        append_json_string(out, *a.transfer_to_agent);
+    }
+    out += "},\"author\":";
+    append_json_string(out, e.author);
+    if (e.branch) {
+        out += ",\"branch\":";
+        append_json_string(out, *e.branch);
+    }
+    if (e.content) {
+        out += ",\"content\":{\"parts\":[";
+        bool first = true;
+        for (const Part& p : e.content->parts) {
+            if (!first) out += ',';
+            first = false;
+            append_part(out, p);
+        }
+        out += ']';
+        if (!e.content->role.empty()) {
+            out += ",\"role\":";
+            append_json_string(out, e.content->role);
+        }
+        out += '}';
+    }
+    if (e.custom_metadata) {
+        out += ",\"customMetadata\":";
+        append_json_value(out, *e.custom_metadata);
+    }
+    if (e.error_code) {
+        out += ",\"errorCode\":";
+        append_json_string(out, *e.error_code);
+    }
+    if (e.error_message) {
+        out += ",\"errorMessage\":";
+        append_json_string(out, *e.error_message);
+    }
+    if (e.finish_reason) {
+        out += ",\"finishReason\":";
+        append_json_string(out, *e.finish_reason);
+    }
+    if (e.grounding_metadata) {
+        out += ",\"groundingMetadata\":";
+        append_json_value(out, *e.grounding_metadata);
+    }
+    out += ",\"id\":";
+    append_json_string(out, e.id);
+    if (e.interrupted) {
+        out += ",\"interrupted\":";
+        append_json_bool(out, *e.interrupted);
+    }
+    out += ",\"invocationId\":";
+    append_json_string(out, e.invocation_id);
+    out += ",\"longRunningToolIds\":[";
+    if (e.long_running_tool_ids) {
+        bool first = true;
+        for (const std::string& id : *e.long_running_tool_ids) {
+            if (!first) out += ',';
+            first = false;
+            append_json_string(out, id);
+        }
+    }
+    out += ']';
+    if (e.partial) {
+        out += ",\"partial\":";
+        append_json_bool(out, *e.partial);
+    }
+    out += ",\"timestamp\":";
+    append_json_double(out, e.timestamp);
+    if (e.turn_complete) {
+        out += ",\"turnComplete\":";
+        append_json_bool(out, *e.turn_complete);
+    }
+    if (e.usage_metadata) {
+        out += ",\"usageMetadata\":";
+        append_json_value(out, *e.usage_metadata);
+    }
+    out += '}';
+}
+
+/// dump(Json(event)), appended to `out`.
+void append_event_json(std::string& out, const Event& e) {
+    if (!event_is_plain(e)) {
+        out += dump(Json(e));
+        return;
+    }
+#ifndef NDEBUG
+    const std::size_t start = out.size();
+#endif
+    append_plain_event(out, e);
+#ifndef NDEBUG
+    std::string expected = dump(Json(e));
+    if (std::string_view(out).substr(start) != expected) {
+        std::fprintf(stderr, "adk::ApiServer: event writer mismatch\n  tree:   %s\n  direct: %s\n", expected.c_str(),
+                     out.c_str() + start);
+        std::abort();
+    }
+#endif
+}
+
+std::string event_json(const Event& e) {
+    std::string out;
+    out.reserve(512);
+    append_event_json(out, e);
+    return out;
+}
+
 /// The payloads one event is streamed as: as ADK's /run_sse, an event
 /// carrying both content and an artifact delta goes out as two (the content
 /// without the delta, then the delta without content) for the web UI.
@@ -267,10 +522,10 @@ std::vector<std::string> sse_payloads(const Event& event) {
         content_event.actions.artifact_delta.clear();
         Event artifact_event = event;
         artifact_event.content.reset();
-        out.push_back(dump(Json(content_event)));
-        out.push_back(dump(Json(artifact_event)));
+        out.push_back(event_json(content_event));
+        out.push_back(event_json(artifact_event));
     } else {
-        out.push_back(dump(Json(event)));
+        out.push_back(event_json(event));
     }
     return out;
 }
@@ -447,6 +702,9 @@ aio::Coro<void> ApiServer::Impl::dispatch(std::shared_ptr<Impl> self, ServerRequ
         co_await std::move(answering);
         co_return;
     }
+    // Every answer from here on carries the CORS headers, the Router's own
+    // 404/405 included (found by fuzz/fuzz_api_server.cpp).
+    for (auto& [name, value] : self->cors_headers(r)) w.add_header(std::move(name), std::move(value));
     if (!is_safe_method(r.method) && !self->origin_permitted(r)) {
         std::string body = error_json("origin not allowed: " + std::string(r.header("Origin").value_or("")));
         aio::Coro<void> answering = self->send_json(r, w, 403, std::move(body));
@@ -548,7 +806,7 @@ aio::Coro<void> ApiServer::Impl::send_json(const ServerRequest& r, ResponseWrite
                                            std::string json_text) {
     aio::http::ServerResponse resp;
     resp.status = status;
-    resp.headers = cors_headers(r);
+    (void)r;  // CORS headers: added by dispatch() to every answer
     resp.headers.emplace_back("Content-Type", "application/json");
     resp.body = std::move(json_text);
     co_await w.send(std::move(resp));
@@ -876,7 +1134,9 @@ aio::Coro<void> ApiServer::Impl::run_agent(ServerRequest& r, ResponseWriter& w, 
     req.state_delta.reset();
 
     if (sse) {
-        HeaderFields headers = cors_headers(r);
+        HeaderFields headers;  // CORS: added by dispatch()
+        // The head leaves with the first event (one send instead of two).
+        w.defer_head();
         co_await w.start_sse(std::move(headers));
     }
     auto run = std::make_shared<ActiveRun>();
@@ -930,9 +1190,12 @@ aio::Coro<void> ApiServer::Impl::run_agent(ServerRequest& r, ResponseWriter& w, 
         co_return;
     }
     if (end == RunEnd::ok) {
-        Json events = Json::array();
-        for (const Event& e : run->events) events.push_back(Json(e));
-        std::string text = dump(events);
+        std::string text = "[";
+        for (const Event& e : run->events) {
+            if (text.size() > 1) text += ',';
+            append_event_json(text, e);
+        }
+        text += ']';
         co_await send_json(r, w, 200, std::move(text));
         co_return;
     }

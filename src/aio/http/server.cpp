@@ -27,7 +27,11 @@ int hex_value(char c) noexcept {
     return -1;
 }
 
-bool has_crlf(std::string_view s) noexcept { return s.find_first_of("\r\n") != std::string_view::npos; }
+bool has_crlf(std::string_view s) noexcept {
+    for (char c : s)
+        if (c == '\r' || c == '\n') return true;
+    return false;
+}
 
 bool body_allowed(int status) noexcept { return status >= 200 && status != 204 && status != 304; }
 
@@ -587,6 +591,10 @@ Coro<void> ResponseWriter::start(int status, HeaderFields headers) {
     }
     std::string h = head(status, headers, std::nullopt);
     state_ = State::streaming;
+    if (defer_head_) {
+        pending_head_ = std::move(h);  // sent with the first chunk, or by finish()
+        co_return;
+    }
     writer_.write(h);
     co_await flush();
 }
@@ -595,14 +603,33 @@ Coro<void> ResponseWriter::write(std::string_view data) {
     if (state_ != State::streaming) throw std::logic_error("aio::http::ResponseWriter::write: call start() first");
     if (data.empty() || head_only_ || !body_allowed(status_)) co_return;
     check_connected(writer_);
+    std::string_view parts[4];
+    std::size_t n = 0;
+    if (!pending_head_.empty()) parts[n++] = pending_head_;
+    char size_line[24];
     if (chunked_) {
-        char size_line[24];
-        int len = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
-        std::string_view parts[3] = {std::string_view(size_line, static_cast<std::size_t>(len)), data, "\r\n"};
-        writer_.writelines(std::span<const std::string_view>(parts, 3));
+        // "%zx\r\n" without snprintf
+        static constexpr char kHex[] = "0123456789abcdef";
+        char* end = size_line + sizeof size_line;
+        char* p = end;
+        *--p = '\n';
+        *--p = '\r';
+        std::size_t v = data.size();
+        do {
+            *--p = kHex[v & 0xf];
+            v >>= 4;
+        } while (v != 0);
+        parts[n++] = std::string_view(p, static_cast<std::size_t>(end - p));
+        parts[n++] = data;
+        parts[n++] = "\r\n";
     } else {
-        writer_.write(data);
+        parts[n++] = data;
     }
+    if (n == 1)
+        writer_.write(parts[0]);
+    else
+        writer_.writelines(std::span<const std::string_view>(parts, n));
+    pending_head_.clear();
     co_await flush();
 }
 
@@ -612,7 +639,18 @@ Coro<void> ResponseWriter::finish() {
     state_ = State::done;
     if (chunked_) {
         check_connected(writer_);
-        writer_.write("0\r\n\r\n");
+        if (pending_head_.empty()) {
+            writer_.write("0\r\n\r\n");
+        } else {
+            std::string_view parts[2] = {pending_head_, "0\r\n\r\n"};
+            writer_.writelines(std::span<const std::string_view>(parts, 2));
+            pending_head_.clear();
+        }
+        co_await flush();
+    } else if (!pending_head_.empty()) {
+        check_connected(writer_);
+        writer_.write(pending_head_);
+        pending_head_.clear();
         co_await flush();
     }
 }
@@ -643,9 +681,16 @@ Coro<void> ResponseWriter::send_event(std::string_view data, std::string_view ev
         ev += '\n';
     }
     // One data line per line of `data` (CRLF, LF and CR all end a line).
+    // (a plain scan: string_view::find_first_of calls memchr on the set
+    // for every character of `data`)
+    auto line_end = [&data](std::size_t from) {
+        for (std::size_t i = from; i < data.size(); ++i)
+            if (data[i] == '\n' || data[i] == '\r') return i;
+        return std::string_view::npos;
+    };
     std::size_t pos = 0;
     for (;;) {
-        std::size_t end = data.find_first_of("\r\n", pos);
+        std::size_t end = line_end(pos);
         ev += "data: ";
         ev += data.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
         ev += '\n';
@@ -677,6 +722,7 @@ bool ResponseWriter::connection_open() const noexcept { return writer_ && !write
 void ResponseWriter::abort() noexcept {
     if (state_ != State::done) state_ = State::aborted;
     keep_alive_ = false;
+    pending_head_.clear();
     if (writer_) writer_.transport().abort();
 }
 
