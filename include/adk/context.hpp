@@ -52,6 +52,10 @@ struct RunConfig {
     /// the model gets {"error": "... timed out ..."}.
     std::optional<std::chrono::milliseconds> tool_timeout{};
     BusySessionPolicy if_session_busy = BusySessionPolicy::wait;
+    /// State changes that come with the user's message: stored in the
+    /// actions of the user's event (ADK's run_async(state_delta=...)), so the
+    /// agents see them. Must be a JSON object.
+    std::optional<Json> state_delta{};
 };
 
 /// More model calls than RunConfig::max_llm_calls in one invocation.

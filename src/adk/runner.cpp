@@ -144,6 +144,10 @@ aio::AsyncGenerator<Event> Runner::run_invocation(std::shared_ptr<Invocation> in
     ctx.user_content = new_message;
     Event user_event = Event::make(ctx.invocation_id, "user");
     user_event.content = std::move(new_message);
+    if (ctx.run_config.state_delta) {  // ADK: on the user's event, applied by append_event
+        user_event.actions.state_delta = std::move(*ctx.run_config.state_delta);
+        ctx.run_config.state_delta.reset();
+    }
     aio::Coro<Event> appending = session_service_->append_event(inv->session, std::move(user_event));
     co_await std::move(appending);
 

@@ -565,7 +565,7 @@ TEST(ApiServer, RunSseWithAndWithoutStreaming) {
         EXPECT_EQ(sj["events"].size(), 8u);
         expect_whole_events(sj);
 
-        // stateDelta goes in before the run (a state-only event).
+        // stateDelta comes with the user's message (on its event, as ADK).
         Json with_delta = Json::parse(run_body(sid, "hello"));
         with_delta["stateDelta"] = {{"mood", "good"}};
         http::Response d = co_await call(c, "POST", f.base + "/run_sse", with_delta.dump());
@@ -573,9 +573,10 @@ TEST(ApiServer, RunSseWithAndWithoutStreaming) {
         http::Response after = co_await call(c, "GET", f.base + "/apps/weather/users/u1/sessions/" + sid);
         Json aj = body_json(after);
         EXPECT_EQ(aj["state"]["mood"], "good");
-        CO_ASSERT_TRUE(aj["events"].size() == 11);
+        CO_ASSERT_TRUE(aj["events"].size() == 10);
+        EXPECT_EQ(aj["events"][8]["author"], "user");
         EXPECT_EQ(aj["events"][8]["actions"]["stateDelta"], Json({{"mood", "good"}}));
-        EXPECT_EQ(aj["events"][9]["content"]["parts"][0]["text"], "hello");
+        EXPECT_EQ(aj["events"][8]["content"]["parts"][0]["text"], "hello");
         co_await f.server.aclose();
     });
 }

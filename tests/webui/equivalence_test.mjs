@@ -58,12 +58,6 @@ const DEVIATIONS = {
             'totalItems, totalPages} (documented). The arrays are compared.',
     used: 0,
   },
-  runStateDelta: {
-    reason: 'A run\'s "stateDelta" is stored by ours as its own state-only event (author user, invocation ' +
-            'id p-<uuid>) right before the user\'s message; ADK puts it on the user-message event ' +
-            '(documented). That event is folded into the next user event before comparing the session.',
-    used: 0,
-  },
 };
 
 // ---- servers ----------------------------------------------------------------------
@@ -371,23 +365,6 @@ async function runConversations(servers, ids) {
           {status: lours.status, sessions: (Array.isArray(lours.body) ? lours.body : []).map((s) => normSession(s, ids.ours))});
 }
 
-/** Our state-only event of a run's stateDelta folded into the user event after it (DEVIATIONS.runStateDelta). */
-function foldStateDeltaEvents(events) {
-  const out = [];
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i];
-    const next = events[i + 1];
-    if (e.author === 'user' && !e.content && /^p-/.test(e.invocationId ?? '') && next?.author === 'user') {
-      DEVIATIONS.runStateDelta.used++;
-      events[i + 1] = {...next, actions: {...next.actions,
-                                          stateDelta: {...(e.actions?.stateDelta ?? {}), ...(next.actions?.stateDelta ?? {})}}};
-      continue;
-    }
-    out.push(e);
-  }
-  return out;
-}
-
 /** A run carrying a stateDelta: the events, then the session. */
 async function runWithStateDelta(servers, ids) {
   const app = 'weather';
@@ -404,10 +381,8 @@ async function runWithStateDelta(servers, ids) {
           {status: rours.status, events: (rours.body ?? []).map((e) => normEvent(e, ids.ours))});
   const sts = await request(servers.ts.url, 'GET', `/apps/${app}/users/${user}/sessions/${sid.ts}`);
   const sours = await request(servers.ours.url, 'GET', `/apps/${app}/users/${user}/sessions/${sid.ours}`);
-  const oursBody = sours.body && Array.isArray(sours.body.events)
-      ? {...sours.body, events: foldStateDeltaEvents(sours.body.events)} : sours.body;
   compare('stateDelta run: GET session', {status: sts.status, session: normSession(sts.body, ids.ts)},
-          {status: sours.status, session: normSession(oursBody, ids.ours)});
+          {status: sours.status, session: normSession(sours.body, ids.ours)});
 }
 
 async function runSessionsAndErrors(servers, ids) {

@@ -1019,6 +1019,7 @@ aio::Coro<void> ApiServer::Impl::drain(std::shared_ptr<Impl> self, std::shared_p
     RunConfig config;
     config.streaming_mode = req.streaming ? StreamingMode::sse : StreamingMode::none;
     config.if_session_busy = req.fail_fast ? BusySessionPolicy::fail : BusySessionPolicy::wait;
+    config.state_delta = std::move(req.state_delta);  // on the user's event, as ADK does
     aio::AsyncGenerator<Event> events =
         run->runner->run(std::move(req.user_id), std::move(req.session_id), std::move(req.new_message), config);
     std::exception_ptr failure;
@@ -1129,9 +1130,8 @@ aio::Coro<void> ApiServer::Impl::run_agent(ServerRequest& r, ResponseWriter& w, 
     }
     aio::LockGuard turn = co_await lease.slot().lock.acquire();
     aio::Coro<Session> preparing =
-        prepare_session(runner.session_service(), req.app_name, req.user_id, req.session_id, req.state_delta);
+        prepare_session(runner.session_service(), req.app_name, req.user_id, req.session_id, std::nullopt);
     co_await std::move(preparing);  // 404 when the session does not exist
-    req.state_delta.reset();
 
     if (sse) {
         HeaderFields headers;  // CORS: added by dispatch()
