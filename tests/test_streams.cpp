@@ -665,16 +665,25 @@ TEST(Streams, WaitClosedReturnsWhenAHandlerTaskIsCancelledBeforeItStarts) {
             co_return;
         };
         aio::Server server = co_await aio::start_server(handler, "127.0.0.1", 0);
-        std::optional<aio::AnyTask> me = aio::current_task();
-        bool stop = false;
-        int cancelled = 0;
-        // Cancels every other task on each loop iteration, so the handler
-        // task is cancelled as soon as it exists, before its first step.
-        auto killer_body = [&]() -> aio::Coro<> {
-            while (!stop) {
+        // Shared with the killer by value: it must not outlive what it reads.
+        struct KillerState {
+            bool stop = false;
+            int cancelled = 0;
+            std::vector<aio::AnyTask> spared;  // the tasks that existed before (this one, the runner's)
+        };
+        auto state = std::make_shared<KillerState>();
+        state->spared = aio::all_tasks();
+        // Cancels every task newer than `spared` (but itself) on each loop
+        // iteration, so the handler task is cancelled as soon as it exists,
+        // before its first step.
+        auto killer_body = [state]() -> aio::Coro<> {
+            while (!state->stop) {
                 std::optional<aio::AnyTask> self = aio::current_task();
-                for (aio::AnyTask t : aio::all_tasks())
-                    if (!(t == *me) && !(t == *self) && t.cancel()) ++cancelled;
+                for (aio::AnyTask t : aio::all_tasks()) {
+                    bool spared = t == *self;
+                    for (const aio::AnyTask& s : state->spared) spared = spared || t == s;
+                    if (!spared && t.cancel()) ++state->cancelled;
+                }
                 co_await aio::sleep(0s);
             }
         };
@@ -683,9 +692,9 @@ TEST(Streams, WaitClosedReturnsWhenAHandlerTaskIsCancelledBeforeItStarts) {
         // The server closes our connection when its (cancelled) handler ends.
         std::string eof = co_await reader.read(10);
         EXPECT_EQ(eof, "");
-        stop = true;
+        state->stop = true;
         co_await killer;
-        EXPECT_GE(cancelled, 1);
+        EXPECT_GE(state->cancelled, 1);
         server.close();
         co_await aio::wait_for(server.wait_closed(), 10s);  // TimeoutError before the fix
         EXPECT_EQ(started, 0) << "the handler was cancelled before it ran";
