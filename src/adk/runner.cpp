@@ -115,9 +115,11 @@ BaseAgent& Runner::agent_to_run(const Session& session) const {
 
 aio::AsyncGenerator<Event> Runner::run(std::string user_id, std::string session_id, Content new_message,
                                        RunConfig run_config) {
+    if (run_config.state_delta && !run_config.state_delta->is_object())
+        throw std::invalid_argument("Runner::run: RunConfig::state_delta must be a JSON object");
     auto inv = std::make_shared<Invocation>();
     inv->ctx.invocation_id = new_invocation_id();
-    inv->ctx.run_config = run_config;
+    inv->ctx.run_config = std::move(run_config);
     return run_invocation(std::move(inv), std::move(user_id), std::move(session_id), std::move(new_message));
 }
 

@@ -1038,6 +1038,10 @@ TEST(ApiServer, CorsPreflightAndOrigins) {
         http::Response missing = co_await call(c, "GET", f.base + "/apps/nope/users/u1/sessions", "", from_ui);
         EXPECT_EQ(missing.status, 404);
         EXPECT_EQ(missing.headers.value("access-control-allow-origin"), "http://ui.example");
+        // ... the router's own answers included (a method the route lacks).
+        http::Response wrong_method = co_await call(c, "PUT", f.base + "/run", "{}", from_ui);
+        EXPECT_EQ(wrong_method.status, 405);
+        EXPECT_EQ(wrong_method.headers.value("access-control-allow-origin"), "http://ui.example");
 
         // A state-changing request from another site is refused (as ADK's
         // origin check); a read is answered without CORS headers.

@@ -295,3 +295,30 @@ TEST(AdkRunnerControl, ParallelChildrenWaitUntilTheirEventIsPersistedAndConsumed
     for (const std::string& s : saw) seen += s.find("=seen") != std::string::npos;
     EXPECT_EQ(seen, 3);
 }
+
+TEST(AdkRunnerControl, StateDeltaRidesOnTheUsersEvent) {
+    auto llm = ScriptedLlm::make({ScriptedReply::say("noted")});
+    auto agent = LlmAgent::make({.name = "a", .model = llm});
+    adk::InMemoryRunner runner(agent, "app");
+    aio::run([&]() -> aio::Coro<> {
+        Json initial = Json::object();
+        initial["kept"] = 1;
+        co_await runner.session_service().create_session("app", "u", std::move(initial), "s");
+        adk::RunConfig config;
+        Json delta = Json::object();
+        delta["mood"] = "good";
+        config.state_delta = std::move(delta);
+        std::vector<Event> events = co_await drain(runner.run("u", "s", Content::user("hi"), config));
+        EXPECT_EQ(events.back().content->text(), "noted");
+        std::optional<adk::Session> s = co_await runner.session_service().get_session("app", "u", "s");
+        CO_ASSERT_TRUE(s && s->events.size() == 2u);
+        EXPECT_EQ(s->events[0].author, "user");
+        EXPECT_EQ(s->events[0].content->text(), "hi");
+        EXPECT_EQ(s->events[0].actions.state_delta["mood"], "good");
+        EXPECT_EQ(s->state["mood"], "good");
+        EXPECT_EQ(s->state["kept"], 1);
+    });
+    adk::RunConfig bad;
+    bad.state_delta = Json::array();
+    EXPECT_THROW((void)runner.run("u", "s", Content::user("hi"), bad), std::invalid_argument);
+}

@@ -429,6 +429,45 @@ TEST(HttpServer, SendsServerSentEventsFlushedOneByOne) {
     });
 }
 
+aio::Coro<std::string> read_some(aio::StreamReader& r) { co_return co_await r.read(4096); }
+
+TEST(HttpServer, DeferredHeadLeavesWithTheFirstEvent) {
+    run_bounded([]() -> aio::Coro<> {
+        aio::Event started;
+        aio::Event first;
+        auto handler = [&](ServerRequest&, ResponseWriter& w) -> aio::Coro<void> {
+            w.defer_head();
+            co_await w.start_sse();
+            started.set();
+            co_await first.wait();
+            co_await w.send_event("one");
+            co_await w.finish();
+        };
+        aio::http::Server server = co_await aio::http::start_server(handler, local_config());
+        auto [r, w] = co_await aio::open_connection("127.0.0.1", server.port());
+        w.write(get("/sse"));
+        co_await started.wait();
+        // Without defer_head() the head would already be in our socket.
+        bool nothing_yet = false;
+        try {
+            co_await aio::wait_for(read_some(r), 200ms);
+        } catch (const aio::TimeoutError&) {
+            nothing_yet = true;
+        }
+        EXPECT_TRUE(nothing_yet);
+        first.set();
+        RawResponse head = co_await read_head(r);
+        EXPECT_EQ(head.status, 200);
+        EXPECT_EQ(head.header("content-type").value(), "text/event-stream");
+        std::string event = co_await read_chunk(r);
+        EXPECT_EQ(event, "data: one\n\n");
+        std::string end = co_await read_chunk(r);
+        EXPECT_EQ(end, "");
+        w.close();
+        co_await server.aclose();
+    });
+}
+
 TEST(HttpServer, AClientDisconnectCancelsItsHandler) {
     run_bounded([]() -> aio::Coro<> {
         aio::Event started;
