@@ -48,6 +48,19 @@ inline std::string fake_llm_path() {
 #endif
 }
 
+/// A model client's options for `base`: no key, fast retries (the tests'
+/// clock is real).
+template <class Options>
+Options test_options(const std::string& base, std::string model) {
+    Options o;
+    o.model = std::move(model);
+    o.base_url = base;
+    o.api_key = "";
+    o.retry.initial_backoff = 20ms;
+    o.retry.max_backoff = 100ms;
+    return o;
+}
+
 inline std::string mockllm_dir() {
     if (const char* env = std::getenv("ADK_MOCKLLM_DIR"); env && *env) return env;
 #ifdef ADK_MOCKLLM_DIR

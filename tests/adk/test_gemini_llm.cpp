@@ -22,13 +22,7 @@ using aio_test::run_bounded;
 namespace {
 
 GeminiLlm::Options options_for(const std::string& base, std::string model = "gemini-test") {
-    GeminiLlm::Options o;
-    o.model = std::move(model);
-    o.base_url = base;
-    o.api_key = "";
-    o.retry.initial_backoff = 20ms;
-    o.retry.max_backoff = 100ms;
-    return o;
+    return test_options<GeminiLlm::Options>(base, std::move(model));
 }
 
 Json fake_script(const char* replies) { return Json::parse(std::string(R"({"replies": )") + replies + "}"); }

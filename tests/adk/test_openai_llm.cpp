@@ -22,15 +22,8 @@ using aio_test::run_bounded;
 
 namespace {
 
-/// An OpenAiLlm on `base` with fast retries (the tests' clock is real).
 OpenAiLlm::Options options_for(const std::string& base, std::string model = "openai/gpt-test") {
-    OpenAiLlm::Options o;
-    o.model = std::move(model);
-    o.base_url = base;
-    o.api_key = "";
-    o.retry.initial_backoff = 20ms;
-    o.retry.max_backoff = 100ms;
-    return o;
+    return test_options<OpenAiLlm::Options>(base, std::move(model));
 }
 
 Json fake_script(const char* replies) {
