@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "adk/session.hpp"
+#include "session_test_support.hpp"
 #include "adk/state.hpp"
 #include "aio/run.hpp"
 
@@ -11,20 +12,8 @@ using adk::Session;
 
 namespace {
 
-Event state_event(Json delta, double ts = 0) {
-    Event e = Event::make("e-1", "agent");
-    e.actions.state_delta = std::move(delta);
-    if (ts != 0) e.timestamp = ts;
-    return e;
-}
-
-/// One key: a plain function, so no braced Json list appears in a co_await
-/// statement (g++ 12: "array used as initializer").
-Event kv(const std::string& key, int value, double ts = 0) {
-    Json delta = Json::object();
-    delta[key] = value;
-    return state_event(std::move(delta), ts);
-}
+using session_test::kv;
+using session_test::state_event;
 
 }  // namespace
 

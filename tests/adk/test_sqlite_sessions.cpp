@@ -22,6 +22,7 @@
 #include "aio/sleep.hpp"
 #include "aio/subprocess.hpp"
 #include "aio/task.hpp"
+#include "session_test_support.hpp"
 #include "support.hpp"
 
 extern char** environ;
@@ -34,20 +35,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-Event state_event(Json delta, double ts = 0) {
-    Event e = Event::make("e-1", "agent");
-    e.actions.state_delta = std::move(delta);
-    if (ts != 0) e.timestamp = ts;
-    return e;
-}
-
-/// One key: a plain function, so no braced Json list appears in a co_await
-/// statement (g++ 12).
-Event kv(const std::string& key, int value, double ts = 0) {
-    Json delta = Json::object();
-    delta[key] = value;
-    return state_event(std::move(delta), ts);
-}
+using session_test::kv;
+using session_test::state_event;
 
 /// A direct connection to the file, beside the service's (as another
 /// process would have). Test code only: it blocks.
