@@ -731,7 +731,7 @@ aio::Coro<void> ApiServer::Impl::guarded(Impl* self, Route route, ServerRequest&
         status = 404;
         message = e.what();
     } catch (const SessionExistsError& e) {
-        status = 409;
+        status = 400;  // ADK answers an existing session id with 400
         message = e.what();
     } catch (const SessionBusyError& e) {
         status = 409;
