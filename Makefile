@@ -50,11 +50,12 @@ $(addprefix test-,$(ALL_CONFIGS)): test-%: build-% | peers
 # Every configuration: g++ and clang optimised, both with ASan+UBSan; then
 # the libFuzzer target over StreamReader's parsing for a short time.
 FUZZ_SECONDS ?= 20
+FUZZ_SEED ?= 1
 test: $(addprefix test-,$(TEST_CONFIGS)) fuzz
 	@echo "make test: all configurations passed ($(TEST_CONFIGS)), fuzzing clean"
 
 fuzz: | deps
-	bash fuzz/run.sh $(FUZZ_SECONDS) build/fuzz
+	bash fuzz/run.sh $(FUZZ_SECONDS) build/fuzz $(FUZZ_SEED)
 
 # The main job: adk-fake-llm + adk-server with the demo pipeline, one
 # conversation streamed through /run_sse (demo/run_demo.sh; docs/demo.md).

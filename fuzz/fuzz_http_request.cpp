@@ -122,7 +122,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string_view bytes(reinterpret_cast<const char*>(data + 1), size - 1);
     Outcome whole = parse(bytes, 0);
     Outcome split = parse(bytes, seed == 0 ? 1 : seed);
-    if (whole.requests != split.requests) fail("the requests depend on how the bytes were split");
+    if (whole.requests != split.requests) {
+        for (const auto& r : whole.requests) std::fprintf(stderr, "whole:\n%s", r.c_str());
+        for (const auto& r : split.requests) std::fprintf(stderr, "split:\n%s", r.c_str());
+        fail("the requests depend on how the bytes were split");
+    }
     if (whole.end != split.end) fail("the final state depends on how the bytes were split");
     return 0;
 }

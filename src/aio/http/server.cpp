@@ -388,15 +388,9 @@ struct RequestParser::Impl {
                  std::string("malformed request: ") + http_errno_description(err));
             return std::min(n, data.size());
         }
-        if (parser.upgrade) {
-            // An upgrade request whose message ended before its body (the
-            // parser stops at the upgrade): answer it, then close.
-            if (headers_done) {
-                req.upgrade = true;
-                req.keep_alive = false;
-                status = Status::complete;
-            }
-        }
+        // An upgrade request is complete only when on_message_complete says
+        // so: libhttp-parser reads its body (Content-Length or chunked) first,
+        // and a body can end in a later feed.
         return std::min(n, data.size());
     }
 
