@@ -36,16 +36,24 @@ aio::AsyncGenerator<Event> LoopAgent::run_impl(InvocationContext ctx) {
         for (const AgentPtr& sub : sub_agents()) {
             if (ctx.end_invocation()) co_return;
             aio::AsyncGenerator<Event> events = sub->run(ctx);
-            while (true) {
-                std::optional<Event> event = co_await events.next();
-                if (!event) break;
-                bool escalate = event->actions.escalate.value_or(false);
-                co_yield std::move(*event);
-                if (escalate) {  // ADK returns here: the child's cleanup still runs
-                    co_await events.aclose();
-                    co_return;
+            bool escalated = false;
+            std::exception_ptr failure;
+            try {
+                while (true) {
+                    std::optional<Event> event = co_await events.next();
+                    if (!event) break;
+                    escalated = event->actions.escalate.value_or(false);
+                    co_yield std::move(*event);
+                    if (escalated) break;  // ADK returns here: the child's cleanup still runs
                 }
+            } catch (...) {  // failed, cancelled, or closed at our co_yield
+                failure = std::current_exception();
             }
+            // The child may be suspended at its co_yield: close it so that its
+            // async cleanup runs (destroying it would skip that).
+            co_await events.aclose();
+            if (failure) std::rethrow_exception(failure);
+            if (escalated) co_return;
         }
     }
 }
@@ -72,14 +80,23 @@ struct ChildEvent {
 /// only once the consumer, i.e. the runner, has persisted the event).
 aio::AsyncGenerator<ChildEvent> acked_child(std::size_t index, aio::AsyncGenerator<Event> run,
                                             std::shared_ptr<aio::Event> ack) {
-    while (true) {
-        std::optional<Event> event = co_await run.next();
-        if (!event) break;
-        ack->clear();
-        ChildEvent item(index, std::move(*event));
-        co_yield std::move(item);
-        co_await ack->wait();
+    std::exception_ptr failure;
+    try {
+        while (true) {
+            std::optional<Event> event = co_await run.next();
+            if (!event) break;
+            ack->clear();
+            ChildEvent item(index, std::move(*event));
+            co_yield std::move(item);
+            co_await ack->wait();
+        }
+    } catch (...) {  // cancelled by the merge, or closed at our co_yield
+        failure = std::current_exception();
     }
+    // The child may be suspended at its co_yield: close it so that its async
+    // cleanup runs (destroying it would skip that).
+    co_await run.aclose();
+    if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace
@@ -95,14 +112,22 @@ aio::AsyncGenerator<Event> ParallelAgent::run_impl(InvocationContext ctx) {
         runs.push_back(acked_child(runs.size(), sub->run(std::move(child)), acks.back()));
     }
     aio::AsyncGenerator<ChildEvent> merged = aio::merge(std::move(runs));
-    while (true) {
-        std::optional<ChildEvent> item = co_await merged.next();
-        if (!item) break;
-        std::size_t index = item->index;
-        co_yield std::move(item->event);
-        // The consumer asked for the next event: the previous one is handled.
-        acks[index]->set();
+    std::exception_ptr failure;
+    try {
+        while (true) {
+            std::optional<ChildEvent> item = co_await merged.next();
+            if (!item) break;
+            std::size_t index = item->index;
+            co_yield std::move(item->event);
+            // The consumer asked for the next event: the previous one is handled.
+            acks[index]->set();
+        }
+    } catch (...) {  // a child failed, we were cancelled, or closed at our co_yield
+        failure = std::current_exception();
     }
+    // Stops the children still running and waits for their cleanup.
+    co_await merged.aclose();
+    if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace adk

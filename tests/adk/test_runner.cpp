@@ -284,6 +284,74 @@ TEST(AdkRunner, LoopStopsOnEscalateOrMaxIterations) {
     EXPECT_EQ(out2.events.size(), 2u);
 }
 
+namespace {
+
+/// Yields one event, then waits; when closed at its co_yield its cleanup
+/// awaits (as a real agent closing a connection would) before it counts.
+class CleanupProbe final : public adk::BaseAgent {
+public:
+    CleanupProbe(std::string name, int* cleaned) : BaseAgent(std::move(name), ""), cleaned_(cleaned) {}
+
+protected:
+    aio::AsyncGenerator<Event> run_impl(adk::InvocationContext ctx) override {
+        bool closed = false;
+        try {
+            Event e;
+            e.author = name();
+            e.invocation_id = ctx.invocation_id;
+            e.content = adk::Content::model("probe " + name());
+            co_yield std::move(e);
+            co_await aio::sleep(1h);
+        } catch (const aio::GeneratorExit&) {
+            closed = true;
+        }
+        if (closed) {
+            co_await aio::sleep(0ms);  // async cleanup
+            ++*cleaned_;
+            throw aio::GeneratorExit();
+        }
+    }
+
+private:
+    int* cleaned_;
+};
+
+/// Runs `root`, takes its first event, then closes the stream; returns how
+/// many probes finished their async cleanup.
+int cleanups_after_closing_early(adk::AgentPtr root, const int& cleaned) {
+    adk::InMemoryRunner runner(std::move(root), "app");
+    aio::run([&]() -> aio::Coro<> {
+        co_await runner.session_service().create_session("app", "u", Json::object(), "s");
+        aio::AsyncGenerator<Event> events = runner.run("u", "s", adk::Content::user("go"));
+        std::optional<Event> first = co_await events.next();
+        EXPECT_TRUE(first.has_value());
+        co_await events.aclose();
+    });
+    return cleaned;
+}
+
+}  // namespace
+
+// Closing a workflow agent's stream while a child is suspended at its
+// co_yield runs the child's async cleanup (the child's stream is closed, not
+// destroyed).
+TEST(AdkAgents, ClosingAWorkflowAgentEarlyRunsItsChildrensCleanup) {
+    int cleaned = 0;
+    EXPECT_EQ(cleanups_after_closing_early(adk::LoopAgent::make("loop", {std::make_shared<CleanupProbe>("a", &cleaned)}, 3),
+                                           cleaned),
+              1);
+    cleaned = 0;
+    EXPECT_EQ(cleanups_after_closing_early(
+                  adk::SequentialAgent::make("seq", {std::make_shared<CleanupProbe>("a", &cleaned)}), cleaned),
+              1);
+    cleaned = 0;
+    EXPECT_EQ(cleanups_after_closing_early(
+                  adk::ParallelAgent::make("par", {std::make_shared<CleanupProbe>("a", &cleaned),
+                                                   std::make_shared<CleanupProbe>("b", &cleaned)}),
+                  cleaned),
+              2);
+}
+
 TEST(AdkAgents, TreeRules) {
     auto a = adk::LlmAgent::make({.name = "a", .model = "x"});
     EXPECT_THROW(adk::LlmAgent::make({.name = "user"}), std::invalid_argument);
