@@ -9,6 +9,7 @@
 #include "adk/content.hpp"
 #include "adk/context.hpp"
 #include "adk/event.hpp"
+#include "adk/event_list.hpp"
 #include "adk/llm.hpp"
 #include "adk/llm_agent.hpp"
 #include "adk/llm_response.hpp"

@@ -45,6 +45,7 @@
 
 #include "adk/agent.hpp"
 #include "adk/callbacks.hpp"
+#include "adk/event_list.hpp"
 #include "adk/llm.hpp"
 #include "adk/tool.hpp"
 
@@ -177,7 +178,7 @@ std::string inject_session_state(const std::string& tmpl, const Json& state);
 /// response), the events in between are dropped so the response follows
 /// its call. `current_turn_only`: from the latest user or other agent's
 /// event on (include_contents = none).
-std::vector<Content> build_contents(const std::optional<std::string>& branch, const std::vector<Event>& events,
+std::vector<Content> build_contents(const std::optional<std::string>& branch, const EventList& events,
                                     const std::string& agent_name, bool current_turn_only = false);
 
 /// ADK's transfer_to_agent tool: sets actions.transfer_to_agent (an unknown

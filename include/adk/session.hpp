@@ -2,7 +2,8 @@
 // BaseSessionService) and adk::InMemorySessionService.
 //
 // A Session is a value: get_session() hands out a copy, and the copy is what
-// an invocation works on. append_event(session, event) persists the event
+// an invocation works on. Copies are cheap: the events are an adk::EventList,
+// shared by the store and every copy, never copied (adk/event_list.hpp). append_event(session, event) persists the event
 // and applies its state_delta to the stored session *and* to the caller's
 // copy:
 //   - `app:k` / `user:k` go to the app-wide / per-user state (shared by all
@@ -41,6 +42,7 @@
 #include <vector>
 
 #include "adk/event.hpp"
+#include "adk/event_list.hpp"
 #include "aio/coro.hpp"
 
 namespace adk {
@@ -50,7 +52,7 @@ struct Session {
     std::string app_name;
     std::string user_id;
     Json state = Json::object();
-    std::vector<Event> events;
+    EventList events;
     double last_update_time = 0;
     /// Monotonic: 0 at creation, +1 per appended event. Not on the wire.
     std::uint64_t version = 0;
@@ -122,10 +124,14 @@ void check_session_version(const Session& copy, std::uint64_t stored_version);
 /// event's delta (temp: included) set in its state, the event appended,
 /// last_update_time = the event's timestamp, version = `new_version`.
 void apply_appended_event(Session& copy, const Event& event, std::uint64_t new_version);
+/// The same, sharing `event` (the node the store holds, when it is the same).
+void apply_appended_event(Session& copy, std::shared_ptr<const Event> event, std::uint64_t new_version);
 
 /// Applies GetSessionConfig to events in order: after_timestamp first (keep
 /// timestamp >= it), then num_recent_events (keep the last N).
 void filter_events(std::vector<Event>& events, const GetSessionConfig& config);
+/// The same for a session's list; the events kept stay shared.
+void filter_events(EventList& events, const GetSessionConfig& config);
 
 /// ADK's BaseSessionService; every method is a coroutine.
 class SessionService {
@@ -169,8 +175,8 @@ public:
 private:
     Session* find(const std::string& app, const std::string& user, const std::string& id);
     const Session* find(const std::string& app, const std::string& user, const std::string& id) const;
-    /// The session as get_session hands it out: state merged, only the
-    /// events `config` keeps copied.
+    /// The session as get_session hands it out: state merged, the events
+    /// `config` keeps shared with the store.
     Session merged_copy(const Session& stored, const GetSessionConfig& config) const;
     /// Applies app:/user:/session keys of `delta` to the stored scopes.
     void apply_delta(Session& stored, const Json& delta);

@@ -195,7 +195,7 @@ bool has_function_calls(const Event& e) {
 
 }  // namespace
 
-std::vector<Content> build_contents(const std::optional<std::string>& branch, const std::vector<Event>& events,
+std::vector<Content> build_contents(const std::optional<std::string>& branch, const EventList& events,
                                     const std::string& agent_name, bool current_turn_only) {
     std::vector<const Event*> kept;
     for (const Event& e : events)

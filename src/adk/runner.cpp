@@ -96,7 +96,7 @@ Runner::~Runner() {
 
 BaseAgent& Runner::agent_to_run(const Session& session) const {
     BaseAgent& root = *agent_;
-    const std::vector<Event>& events = session.events;
+    const EventList& events = session.events;
     // A function response answers the agent that made the call.
     if (!events.empty())
         for (const FunctionResponse& response : events.back().function_responses())

@@ -54,6 +54,16 @@ Json merge_state(Json session_state, const Json& app_state, const Json& user_sta
     return session_state;
 }
 
+namespace {
+bool has_temp_state(const Event& event) {
+    const Json& delta = event.actions.state_delta;
+    if (!delta.is_object()) return false;
+    for (auto it = delta.begin(); it != delta.end(); ++it)
+        if (starts_with(it.key(), State::kTempPrefix)) return true;
+    return false;
+}
+}  // namespace
+
 void strip_temp_state(Event& event) {
     Json& delta = event.actions.state_delta;
     if (!delta.is_object()) return;
@@ -78,12 +88,16 @@ void check_session_version(const Session& copy, std::uint64_t stored_version) {
                             " (another writer appended events since it was read; get_session() again)");
 }
 
-void apply_appended_event(Session& copy, const Event& event, std::uint64_t new_version) {
+void apply_appended_event(Session& copy, std::shared_ptr<const Event> event, std::uint64_t new_version) {
     // The caller's copy sees every key, temp: included, for the rest of the invocation.
-    update_state(copy.state, event.actions.state_delta);
-    copy.events.push_back(event);
-    copy.last_update_time = event.timestamp;
+    update_state(copy.state, event->actions.state_delta);
+    copy.last_update_time = event->timestamp;
     copy.version = new_version;
+    copy.events.push_back(std::move(event));
+}
+
+void apply_appended_event(Session& copy, const Event& event, std::uint64_t new_version) {
+    apply_appended_event(copy, std::make_shared<const Event>(event), new_version);
 }
 
 void filter_events(std::vector<Event>& events, const GetSessionConfig& config) {
@@ -93,6 +107,28 @@ void filter_events(std::vector<Event>& events, const GetSessionConfig& config) {
     }
     if (config.num_recent_events && events.size() > *config.num_recent_events)
         events.erase(events.begin(), events.end() - static_cast<std::ptrdiff_t>(*config.num_recent_events));
+}
+
+void filter_events(EventList& events, const GetSessionConfig& config) {
+    if (config.after_timestamp) {
+        const double t = *config.after_timestamp;
+        // Timestamps normally grow along the history: then the events kept
+        // are a suffix and stay where they are.
+        std::size_t first = events.size();
+        while (first > 0 && events[first - 1].timestamp >= t) --first;
+        bool suffix = true;
+        for (std::size_t i = 0; i < first && suffix; ++i) suffix = events[i].timestamp < t;
+        if (suffix) {
+            events.keep_range(first, events.size());
+        } else {
+            EventList kept;
+            for (std::size_t i = 0; i < events.size(); ++i)
+                if (events[i].timestamp >= t) kept.push_back(events.shared(i));
+            events = std::move(kept);
+        }
+    }
+    if (config.num_recent_events && events.size() > *config.num_recent_events)
+        events.keep_range(events.size() - *config.num_recent_events, events.size());
 }
 
 void to_json(Json& j, const Session& v) {
@@ -148,20 +184,8 @@ Session InMemorySessionService::merged_copy(const Session& stored, const GetSess
     copy.state = merge_state(stored.state, *app, *user);
     copy.last_update_time = stored.last_update_time;
     copy.version = stored.version;
-    // Copy only the events the config keeps (filter_events' rules: after
-    // after_timestamp, then the last num_recent_events of those) instead of
-    // copying the history and erasing.
-    auto keep = [&config](const Event& e) { return !config.after_timestamp || e.timestamp >= *config.after_timestamp; };
-    const std::size_t limit = config.num_recent_events.value_or(stored.events.size());
-    auto first = stored.events.end();
-    std::size_t kept = 0;
-    while (kept < limit && first != stored.events.begin()) {
-        --first;
-        if (keep(*first)) ++kept;
-    }
-    copy.events.reserve(kept + 4);  // room for an invocation's appends
-    for (auto it = first; it != stored.events.end(); ++it)
-        if (keep(*it)) copy.events.push_back(*it);
+    copy.events = stored.events;  // shared, not copied
+    filter_events(copy.events, config);
     return copy;
 }
 
@@ -203,18 +227,22 @@ Event InMemorySessionService::append_event_now(Session& session, Event event) {
     if (!stored) throw SessionNotFoundError(describe(session.app_name, session.user_id, session.id) + " not found");
     check_session_version(session, stored->version);
     apply_delta(*stored, event.actions.state_delta);
-    // Stored sessions live long: grow their event vector by an eighth (at
-    // least 2) instead of doubling it, so a session holds at most ~12% of
-    // unused slots rather than up to half (amortised O(1) all the same).
-    std::vector<Event>& events = stored->events;
-    if (events.size() == events.capacity()) events.reserve(events.size() + std::max<std::size_t>(2, events.size() / 8));
-    // Two copies are needed: the store's (temp: keys stripped) and the
-    // caller's session; the event itself is handed back.
-    events.push_back(event);
-    strip_temp_state(events.back());
+    // One node for the store and the caller's copy, unless temp: keys
+    // must be stripped from the stored one; the event itself is handed back.
+    Event copy = event;
+    std::shared_ptr<const Event> node;
+    if (has_temp_state(copy)) {
+        node = std::make_shared<const Event>(copy);
+        strip_temp_state(copy);
+    } else {
+        strip_temp_state(copy);  // only normalises an empty delta
+    }
+    auto stored_node = std::make_shared<const Event>(std::move(copy));
+    if (!node) node = stored_node;
+    stored->events.push_back(std::move(stored_node));
     stored->last_update_time = event.timestamp;
     ++stored->version;
-    apply_appended_event(session, event, stored->version);
+    apply_appended_event(session, std::move(node), stored->version);
     return event;
 }
 

@@ -487,9 +487,11 @@ std::optional<Session> Connection::get_session(const std::string& app, const std
             q.null(4);
         q.int64(5, config.num_recent_events ? static_cast<std::int64_t>(*config.num_recent_events) : -1);
         const std::string session = describe_session(app, user, id);
-        while (q.step("reading events")) s.events.push_back(parse_event(q.column_text(0), session));
+        std::vector<Event> newest_first;
+        while (q.step("reading events")) newest_first.push_back(parse_event(q.column_text(0), session));
+        std::reverse(newest_first.begin(), newest_first.end());
+        s.events = EventList(std::move(newest_first));
     }
-    std::reverse(s.events.begin(), s.events.end());
     return s;
 }
 

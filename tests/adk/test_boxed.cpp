@@ -245,7 +245,8 @@ adk::Event timed(int i, double ts) {
     return e;
 }
 
-std::vector<int> indexes(const std::vector<adk::Event>& events) {
+template <class Events>  // std::vector<Event> or EventList
+std::vector<int> indexes(const Events& events) {
     std::vector<int> out;
     for (const adk::Event& e : events) out.push_back(e.actions.state_delta.at("i").get<int>());
     return out;
