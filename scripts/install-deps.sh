@@ -8,7 +8,7 @@ packages=(
   build-essential g++-12 clang-16 libclang-rt-16-dev cmake ninja-build ccache
   libgtest-dev libgmock-dev libbenchmark-dev
   liburing-dev nlohmann-json3-dev python3
-  libboost1.81-dev libsqlite3-dev libcurl4-openssl-dev libhttp-parser-dev openssl libyaml-cpp-dev chromium
+  libboost1.81-dev libsqlite3-dev libcurl4-openssl-dev libhttp-parser-dev openssl libyaml-cpp-dev libjemalloc-dev chromium
 )
 # Node.js and npm run the real peers (MCP servers, ADK-TS). The machine may
 # bring its own Node (not from Debian): only install Debian's when absent.
