@@ -25,9 +25,13 @@
 // (not its events) into storage of its own first. References to events stay
 // valid for as long as any list holds them, whatever is appended.
 //
-// Single-threaded like the loop that owns the sessions: two lists sharing
-// storage must not be appended to from two threads at once (reading events
-// from any thread is fine: they are immutable).
+// Single-threaded like the loop that owns the sessions: reading a list
+// reads storage that another list sharing it may grow, so lists that share
+// storage belong to one thread. The Event objects themselves are immutable:
+// a `const Event&` (or `shared(i)`) may be handed to any thread.
+//
+// A list narrowed by keep_range (get_session's num_recent_events) keeps the
+// storage it views alive, events before its range included.
 #pragma once
 
 #include <algorithm>
@@ -38,6 +42,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "adk/event.hpp"
@@ -101,6 +106,19 @@ public:
     using reverse_iterator = const_reverse_iterator;
 
     EventList() noexcept = default;
+    EventList(const EventList&) = default;
+    EventList& operator=(const EventList&) = default;
+    /// Leaves `other` empty, as a moved-from std::vector.
+    EventList(EventList&& other) noexcept
+        : storage_(std::move(other.storage_)),
+          begin_(std::exchange(other.begin_, 0)),
+          end_(std::exchange(other.end_, 0)) {}
+    EventList& operator=(EventList&& other) noexcept {
+        storage_ = std::move(other.storage_);
+        begin_ = std::exchange(other.begin_, 0);
+        end_ = std::exchange(other.end_, 0);
+        return *this;
+    }
     EventList(std::initializer_list<Event> events) { append_copies(events.begin(), events.end(), events.size()); }
     /// Takes the events of `events` (each moved into its own shared node).
     EventList(std::vector<Event> events) {
@@ -140,11 +158,9 @@ public:
             ++end_;  // the same event already follows our range: share it
             return;
         }
-        if (!storage_ || end_ != storage_->items.size()) detach(size() + 1);
+        if (!storage_ || end_ != storage_->items.size()) detach(grown(size()));
         std::vector<std::shared_ptr<const Event>>& items = storage_->items;
-        // Histories live long: grow by an eighth (at least 4) rather than
-        // doubling, so a session holds few unused slots.
-        if (items.size() == items.capacity()) items.reserve(items.size() + std::max<std::size_t>(4, items.size() / 8));
+        if (items.size() == items.capacity()) items.reserve(grown(items.size()));
         items.push_back(std::move(event));
         ++end_;
     }
@@ -174,6 +190,10 @@ public:
     std::vector<Event> to_vector() const { return std::vector<Event>(begin(), end()); }
 
 private:
+    /// Histories live long: grow by an eighth (at least 4) rather than
+    /// doubling, so a session holds few unused slots.
+    static std::size_t grown(std::size_t n) noexcept { return n + std::max<std::size_t>(4, n / 8); }
+
     template <class It>
     void append_copies(It first, It last, std::size_t n) {
         detach(size() + n);

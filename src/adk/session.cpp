@@ -55,9 +55,12 @@ Json merge_state(Json session_state, const Json& app_state, const Json& user_sta
 }
 
 namespace {
-bool has_temp_state(const Event& event) {
+/// strip_temp_state would change `event`: temp: keys, or an empty delta
+/// object (stored as null).
+bool needs_stripping(const Event& event) {
     const Json& delta = event.actions.state_delta;
     if (!delta.is_object()) return false;
+    if (delta.empty()) return true;
     for (auto it = delta.begin(); it != delta.end(); ++it)
         if (starts_with(it.key(), State::kTempPrefix)) return true;
     return false;
@@ -90,10 +93,11 @@ void check_session_version(const Session& copy, std::uint64_t stored_version) {
 
 void apply_appended_event(Session& copy, std::shared_ptr<const Event> event, std::uint64_t new_version) {
     // The caller's copy sees every key, temp: included, for the rest of the invocation.
+    const double timestamp = event->timestamp;
     update_state(copy.state, event->actions.state_delta);
-    copy.last_update_time = event->timestamp;
+    copy.events.push_back(std::move(event));  // first: if it throws, the copy stays at its old version
+    copy.last_update_time = timestamp;
     copy.version = new_version;
-    copy.events.push_back(std::move(event));
 }
 
 void apply_appended_event(Session& copy, const Event& event, std::uint64_t new_version) {
@@ -229,16 +233,13 @@ Event InMemorySessionService::append_event_now(Session& session, Event event) {
     apply_delta(*stored, event.actions.state_delta);
     // One node for the store and the caller's copy, unless temp: keys
     // must be stripped from the stored one; the event itself is handed back.
-    Event copy = event;
-    std::shared_ptr<const Event> node;
-    if (has_temp_state(copy)) {
-        node = std::make_shared<const Event>(copy);
-        strip_temp_state(copy);
-    } else {
-        strip_temp_state(copy);  // only normalises an empty delta
+    auto node = std::make_shared<const Event>(event);
+    std::shared_ptr<const Event> stored_node = node;
+    if (needs_stripping(event)) {
+        Event stripped = event;
+        strip_temp_state(stripped);
+        stored_node = std::make_shared<const Event>(std::move(stripped));
     }
-    auto stored_node = std::make_shared<const Event>(std::move(copy));
-    if (!node) node = stored_node;
     stored->events.push_back(std::move(stored_node));
     stored->last_update_time = event.timestamp;
     ++stored->version;

@@ -52,9 +52,33 @@ TEST(AdkEventList, TheSameEventAppendedToTwoCopiesIsStoredOnce) {
     copy.push_back(node);
     EXPECT_EQ(&stored[1], &copy[1]);
     EXPECT_EQ(node.use_count(), 2) << "one storage slot holds it (plus our handle)";
-    copy.push_back(numbered(2));  // diverges: the copy gets storage of its own
-    EXPECT_EQ(indexes(stored), (std::vector<int>{0, 1}));
+    copy.push_back(numbered(2));  // the copy ends where the storage ends: in place
+    stored.push_back(numbered(3));  // the store no longer does: it gets storage of its own
+    EXPECT_EQ(indexes(stored), (std::vector<int>{0, 1, 3}));
     EXPECT_EQ(indexes(copy), (std::vector<int>{0, 1, 2}));
+    EXPECT_EQ(&stored[1], &copy[1]);
+}
+
+TEST(AdkEventList, AMovedFromListIsEmpty) {
+    EventList a{numbered(0), numbered(1)};
+    EventList b = std::move(a);
+    EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): the documented state
+    EXPECT_EQ(a.size(), 0u);
+    EXPECT_EQ(a.begin(), a.end());
+    EXPECT_EQ(b.size(), 2u);
+    EventList c;
+    c = std::move(b);
+    EXPECT_TRUE(b.empty());  // NOLINT(bugprone-use-after-move)
+    EXPECT_EQ(indexes(c), (std::vector<int>{0, 1}));
+    a.push_back(numbered(5));  // usable again
+    EXPECT_EQ(indexes(a), (std::vector<int>{5}));
+
+    adk::Session s;
+    s.events.push_back(numbered(0));
+    adk::Session t = std::move(s);
+    EXPECT_TRUE(s.events.empty());  // NOLINT(bugprone-use-after-move)
+    Json j = s;  // a moved-from session is still a valid (empty) value
+    EXPECT_TRUE(j["events"].empty());
 }
 
 TEST(AdkEventList, ReferencesAndIteratorsSurviveAppendsThroughAnotherList) {
@@ -135,4 +159,44 @@ TEST(AdkEventList, SessionCopiesShareTheStoredHistory) {
 
     aio::run(service.delete_session("app", "u", "s"));
     EXPECT_EQ(indexes(three->events), (std::vector<int>{0, 1, 2, 3})) << "a copy outlives the stored session";
+}
+
+// A copy narrowed by num_recent_events appends like any other, and the
+// store sees the event.
+TEST(AdkEventList, AppendingThroughARecentEventsCopy) {
+    adk::InMemorySessionService service;
+    adk::Session s = service.create_session_now("app", "u", Json::object(), "s");
+    for (int i = 0; i < 5; ++i) service.append_event_now(s, numbered(i));
+    adk::GetSessionConfig last_two;
+    last_two.num_recent_events = 2;
+    adk::Session recent = *service.get_session_now("app", "u", "s", last_two);
+    service.append_event_now(recent, numbered(5));
+    EXPECT_EQ(indexes(recent.events), (std::vector<int>{3, 4, 5}));
+    adk::Session all = *service.get_session_now("app", "u", "s", {});
+    EXPECT_EQ(indexes(all.events), (std::vector<int>{0, 1, 2, 3, 4, 5}));
+    EXPECT_EQ(&all.events[5], &recent.events[2]);
+}
+
+// temp: keys: the caller's copy holds the event as appended, the store a
+// stripped one; an empty delta object is stored as null but handed to the
+// caller as given (as SqliteSessionService does).
+TEST(AdkEventList, StrippedEventsAreStoredApartFromTheCallersCopy) {
+    adk::InMemorySessionService service;
+    adk::Session s = service.create_session_now("app", "u", Json::object(), "s");
+    Event e = numbered(0);
+    e.actions.state_delta["temp:scratch"] = 1;
+    service.append_event_now(s, e);
+    Event empty = Event::make("e-1", "agent");
+    empty.actions.state_delta = Json::object();
+    service.append_event_now(s, empty);
+    service.append_event_now(s, numbered(2));
+    ASSERT_EQ(s.events.size(), 3u);
+    EXPECT_TRUE(s.events[0].actions.state_delta.contains("temp:scratch"));
+    EXPECT_TRUE(s.events[1].actions.state_delta.is_object());
+    adk::Session stored = *service.get_session_now("app", "u", "s", {});
+    EXPECT_FALSE(stored.events[0].actions.state_delta.contains("temp:scratch"));
+    EXPECT_TRUE(stored.events[1].actions.state_delta.is_null());
+    EXPECT_NE(&stored.events[0], &s.events[0]);
+    EXPECT_EQ(&stored.events[2], &s.events[2]) << "an event without temp: keys is shared";
+    EXPECT_EQ(stored.events[0].actions.state_delta.at("i"), 0);
 }
