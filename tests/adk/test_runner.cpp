@@ -350,6 +350,12 @@ TEST(AdkAgents, ClosingAWorkflowAgentEarlyRunsItsChildrensCleanup) {
                                                    std::make_shared<CleanupProbe>("b", &cleaned)}),
                   cleaned),
               2);
+    // More children than the merge buffers (16): some wait for room when
+    // the stream is closed; every one still cleans up.
+    cleaned = 0;
+    std::vector<adk::AgentPtr> many;
+    for (int i = 0; i < 20; ++i) many.push_back(std::make_shared<CleanupProbe>("p" + std::to_string(i), &cleaned));
+    EXPECT_EQ(cleanups_after_closing_early(adk::ParallelAgent::make("wide", std::move(many)), cleaned), 20);
 }
 
 TEST(AdkAgents, TreeRules) {
