@@ -113,14 +113,7 @@ aio::Coro<std::exception_ptr> failure_of(Awaitable aw) {
 /// Whether `e` holds an E (or a subclass).
 template <class E>
 bool holds(const std::exception_ptr& e) {
-    if (!e) return false;
-    try {
-        std::rethrow_exception(e);
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
+    return aio::detail::holds_exception<E>(e);
 }
 
 /// `e` in words for a failure message.

@@ -57,6 +57,7 @@
 #include <utility>
 
 #include "aio/detail/runtime.hpp"
+#include "aio/errors.hpp"
 #include "aio/event_loop.hpp"
 
 namespace aio {
@@ -103,16 +104,7 @@ YieldFrom<T> yield_from(AsyncGenerator<T>& gen) noexcept {
 
 namespace detail {
 
-inline bool is_generator_exit(const std::exception_ptr& e) noexcept {
-    if (!e) return false;
-    try {
-        std::rethrow_exception(e);
-    } catch (const GeneratorExit&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
+inline bool is_generator_exit(const std::exception_ptr& e) noexcept { return holds_exception<GeneratorExit>(e); }
 
 /// Tells the running loop's exception handler, in debug mode, that `what`
 /// was destroyed before its async cleanup ran (`skipped` says which code,

@@ -6,6 +6,7 @@
 // derives from std::exception through std::runtime_error.
 #pragma once
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -47,5 +48,25 @@ class RuntimeError : public std::runtime_error {
 public:
     explicit RuntimeError(const std::string& what) : std::runtime_error(what) {}
 };
+
+namespace detail {
+
+/// Whether `e` holds an E (or a type derived from it); false for null.
+template <class E>
+bool holds_exception(const std::exception_ptr& e) noexcept {
+    if (!e) return false;
+    try {
+        std::rethrow_exception(e);
+    } catch (const E&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+/// Whether `e` holds an aio::CancelledError.
+inline bool is_cancellation_ptr(const std::exception_ptr& e) noexcept { return holds_exception<CancelledError>(e); }
+
+}  // namespace detail
 
 }  // namespace aio

@@ -32,6 +32,8 @@
 #include <utility>
 #include <vector>
 
+#include "aio/errors.hpp"
+
 namespace aio {
 
 class ExceptionGroup : public std::exception {
@@ -100,14 +102,7 @@ public:
     /// Whether `e` holds an E (or a type derived from it).
     template <class E>
     static bool matches(const std::exception_ptr& e) noexcept {
-        if (!e) return false;
-        try {
-            std::rethrow_exception(e);
-        } catch (const E&) {
-            return true;
-        } catch (...) {
-            return false;
-        }
+        return detail::holds_exception<E>(e);
     }
     /// The group held by `e` (a cheap copy sharing its state), or nullopt if
     /// `e` is not an ExceptionGroup.

@@ -56,17 +56,6 @@ namespace aio {
 
 namespace detail {
 
-inline bool is_cancelled_error(const std::exception_ptr& e) noexcept {
-    if (!e) return false;
-    try {
-        std::rethrow_exception(e);
-    } catch (const CancelledError&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
-
 inline void report_to_loop(const char* message, const std::exception_ptr& e) noexcept {
     try {
         if (EventLoop* loop = tls_context.loop) {
@@ -128,7 +117,7 @@ public:
     /// A producer task is about to end with `failure` (null: it finished).
     void pump_finished(std::exception_ptr failure) {
         --active;
-        if (failure && !is_cancelled_error(failure)) {
+        if (failure && !is_cancellation_ptr(failure)) {
             if (abandoned) {
                 report_to_loop("aio::merge: a producer failed after the merged generator was destroyed", failure);
             } else if (!error) {
@@ -274,7 +263,7 @@ Coro<> merge_pump(IntrusivePtr<MergeState<T>> st, AsyncGenerator<T> gen) {
             close_failure = std::current_exception();
         }
         if (close_failure) {
-            if (failure && !is_cancelled_error(failure))
+            if (failure && !is_cancellation_ptr(failure))
                 report_to_loop("aio::merge: a producer's cleanup failed after the producer failed", failure);
             failure = std::move(close_failure);
         }
@@ -341,7 +330,7 @@ AsyncGenerator<T> merge_impl(std::vector<AsyncGenerator<T>> sources, std::size_t
     if (wait_failure) {
         // Cancelled while waiting: the producers finish on their own.
         st->abandoned = true;
-        if (failure && !is_generator_exit(failure) && !is_cancelled_error(failure))
+        if (failure && !is_generator_exit(failure) && !is_cancellation_ptr(failure))
             report_to_loop("aio::merge: error superseded by a cancellation during cleanup", failure);
         std::rethrow_exception(wait_failure);
     }

@@ -74,21 +74,12 @@ public:
     /// The exception, or null when the result holds a value.
     const std::exception_ptr& error() const noexcept { return error_; }
     /// Whether the error is an aio::CancelledError (the child was cancelled).
-    bool cancelled() const noexcept { return error_ && is_cancelled(error_); }
+    bool cancelled() const noexcept { return detail::is_cancellation_ptr(error_); }
 
 private:
     Result(std::exception_ptr e, int) noexcept : error_(std::move(e)) {}
     void check() const {
         if (!value_) std::rethrow_exception(error_);
-    }
-    static bool is_cancelled(const std::exception_ptr& e) noexcept {
-        try {
-            std::rethrow_exception(e);
-        } catch (const CancelledError&) {
-            return true;
-        } catch (...) {
-            return false;
-        }
     }
 
     std::optional<T> value_;
@@ -116,16 +107,7 @@ public:
         if (error_) std::rethrow_exception(error_);
     }
     const std::exception_ptr& error() const noexcept { return error_; }
-    bool cancelled() const noexcept {
-        if (!error_) return false;
-        try {
-            std::rethrow_exception(error_);
-        } catch (const CancelledError&) {
-            return true;
-        } catch (...) {
-            return false;
-        }
-    }
+    bool cancelled() const noexcept { return detail::is_cancellation_ptr(error_); }
 
 private:
     std::exception_ptr error_;

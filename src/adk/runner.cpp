@@ -50,16 +50,6 @@ private:
     std::shared_ptr<Inv> inv_;
 };
 
-bool is_cancellation(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const aio::CancelledError&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
-
 /// ADK's _is_transferable_across_agent_tree: every agent up to the root is
 /// an LlmAgent that allows transfer to its parent.
 bool may_keep_the_turn(BaseAgent* agent) {
@@ -222,7 +212,7 @@ aio::Coro<> Runner::drive(std::shared_ptr<Invocation> inv, BaseAgent* agent) {
             co_await events.aclose();
         } catch (...) {
         }
-        if (!is_cancellation(failure) || !inv->cancelled_by_runner) inv->error = failure;
+        if (!aio::detail::is_cancellation_ptr(failure) || !inv->cancelled_by_runner) inv->error = failure;
     }
     inv->done = true;
     inv->ready.set();

@@ -315,14 +315,7 @@ struct Outcome {
     const LlmResponse& last() const { return responses.back(); }
     template <class E>
     bool failed_with() const {
-        if (!error) return false;
-        try {
-            std::rethrow_exception(error);
-        } catch (const E&) {
-            return true;
-        } catch (...) {
-            return false;
-        }
+        return aio::detail::holds_exception<E>(error);
     }
 };
 

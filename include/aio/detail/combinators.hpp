@@ -58,17 +58,6 @@ private:
     std::optional<Clock::duration> delay_;
 };
 
-/// Whether `e` holds an aio::CancelledError.
-inline bool is_cancellation_ptr(const std::exception_ptr& e) noexcept {
-    if (!e) return false;
-    try {
-        std::rethrow_exception(e);
-    } catch (const CancelledError&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
 
 /// Cancels a task or a future through its type-erased core.
 inline bool cancel_core(CompletionCore* core, const std::string& msg) {
