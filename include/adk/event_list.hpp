@@ -164,14 +164,6 @@ public:
         items.push_back(std::move(event));
         ++end_;
     }
-    /// Room for `n` events in total, in storage of this list's own when
-    /// another list could append in place.
-    void reserve(size_type n) {
-        if (!storage_ || storage_.use_count() > 1 || begin_ != 0 || end_ != storage_->items.size())
-            detach(n);
-        else
-            storage_->items.reserve(n);
-    }
     void clear() noexcept {
         storage_.reset();
         begin_ = end_ = 0;
