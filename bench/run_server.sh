@@ -23,7 +23,9 @@
 #
 # Environment: REPS (repetitions, default 1; REPS=3 for medians of 3),
 # DURATION (s of load per run, default 5; README-bench.md uses 10),
-# SSE_CONNS, RUN_CONNS, MSESS, PER_SESSION, WORKLOADS (subset of
+# SSE_CONNS, RUN_CONNS, MSESS, PER_SESSION, POOL (sessions per load run),
+# HISTORY_EVENTS (equal work: the pool sized per server so that every session
+# ends near that many events; see load() below), WORKLOADS (subset of
 # "sse run memory"), BENCH_IMPLS (subset of "adk-ts aio"), SSE_LOADGEN,
 # BENCH_NICE (e.g. -10: run servers and load generators at that nice level;
 # default: unchanged), SERVER_RESULTS=FILE.jsonl (no runs: print the table of
@@ -70,17 +72,48 @@ machine_load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "load average before: $(machine_load) ($(nproc) cores)" >&2
 LOAD_BEFORE=$(machine_load)
 
-one() {   # impl loadgen workload...: one bench_server.sh run, appended to $RESULTS
+one() {   # impl loadgen workload...: one bench_server.sh run, appended to ${OUT_FILE:-$RESULTS}
   local impl=$1 loadgen=$2; shift 2
   local -a env=(LABEL="$impl" WRK="$loadgen")
   if [ "$impl" = aio ]; then
     env+=(SERVER_CMD="$AIO_SERVER --host {HOST} --port {PORT}")
   fi
-  echo "== $impl: $*" >&2
-  env "${env[@]}" "${NICE[@]}" bash "$TS_DIR/bench_server.sh" "$@" --out "$RESULTS" >&2 \
+  if [ -n "${RUN_POOL:-}" ]; then env+=(POOL="$RUN_POOL"); fi
+  echo "== $impl: $* ${RUN_POOL:+(pool $RUN_POOL)}" >&2
+  env "${env[@]}" "${NICE[@]}" bash "$TS_DIR/bench_server.sh" "$@" --out "${OUT_FILE:-$RESULTS}" >&2 \
     || { echo "run_server.sh: $impl $1 failed (server logs: bench/adk-ts/results/logs/)" >&2; FAILED=1; }
 }
 FAILED=0
+
+# HISTORY_EVENTS=N, equal work: a load run over a fixed pool for a fixed time
+# gives a faster server longer histories (more invocations per session), and
+# every invocation copies its history into the model requests. With N set,
+# each load run is preceded by a calibration run of CAL_DURATION s (default 3)
+# at the default pool that measures the server's rate; the measured run then
+# uses the pool that ends every session near N events (4 stored per
+# invocation), so both servers do the same work per invocation. The table
+# prints the history each run ended with.
+HISTORY_EVENTS=${HISTORY_EVENTS:-}
+CAL_DURATION=${CAL_DURATION:-3}
+load() {   # impl loadgen mode conns
+  local impl=$1 lg=$2 mode=$3 conns=$4
+  local pool=""
+  if [ -n "$HISTORY_EVENTS" ]; then
+    local cal; cal=$(mktemp)
+    OUT_FILE=$cal RUN_POOL= one "$impl" "$lg" load --reps 1 --conns "$conns" --modes "$mode" --duration "$CAL_DURATION"
+    pool=$("$PY" - "$cal" "$DURATION" "$HISTORY_EVENTS" "$conns" <<'PYEOF'
+import json, math, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+duration, history, conns = float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+default = max(1000, 2 * conns)
+rate = rows[-1]["rps"] if rows else 0
+print(max(default, math.ceil(rate * duration * 4 / history)))
+PYEOF
+)
+    rm -f "$cal"
+  fi
+  RUN_POOL=$pool one "$impl" "$lg" load --reps 1 --conns "$conns" --modes "$mode" --duration "$DURATION"
+}
 
 for rep in $(seq 1 "$REPS"); do
   for impl in $IMPLS; do
@@ -89,8 +122,8 @@ for rep in $(seq 1 "$REPS"); do
         sse)
           lg=$SSE_LOAD
           [ "$SSE_LOADGEN" = wrk ] && lg=wrk
-          one "$impl" "$lg" load --reps 1 --conns "$SSE_CONNS" --modes sse --duration "$DURATION" ;;
-        run) one "$impl" wrk load --reps 1 --conns "$RUN_CONNS" --modes run --duration "$DURATION" ;;
+          load "$impl" "$lg" sse "$SSE_CONNS" ;;
+        run) load "$impl" wrk run "$RUN_CONNS" ;;
         memory) one "$impl" wrk memory --reps 1 --sessions "$MSESS" --per-session "$PER_SESSION" ;;
         *) echo "unknown workload '$w' in WORKLOADS" >&2 ;;
       esac
@@ -118,6 +151,8 @@ def per_cpu_s(r):   # invocations per server CPU-second: steadier than wall time
 for r in rows:
     if r.get("workload") == "server":
         r["inv_per_cpu_s"] = per_cpu_s(r)
+        # 4 events stored per invocation (bench/bench_agent.hpp), spread over the pool
+        r["history_end"] = 4 * r["requests"] / r["sessions_pool"] if r.get("sessions_pool") else None
 
 def cell(v, unit=""):
     if v is None: return "-"
@@ -137,7 +172,9 @@ LOAD = [("invocations/s", "rps", "", True, 10.0),
         ("server peak RSS MB", "server_peak_rss_mb", "", False, None),
         ("non-2xx + errors", "errors", "", None, None),
         ("connections never answered", "conns_without_reply", "", None, None),
-        ("load generator CPU s", "loadgen_cpu_s", "", None, None)]
+        ("load generator CPU s", "loadgen_cpu_s", "", None, None),
+        ("sessions in the pool", "sessions_pool", "", None, None),
+        ("history at the end (events/session)", "history_end", "", None, None)]
 MEM = [("RSS growth B/session", "rss_per_session_b", "", False, 0.2),
        ("  of which empty session B", "rss_per_empty_session_b", "", False, None),
        ("V8 heap B/session (ADK-TS)", "heap_per_session_b", "", False, None),
