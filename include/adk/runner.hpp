@@ -75,8 +75,14 @@ public:
     aio::AsyncGenerator<Event> run(std::string user_id, std::string session_id, Content new_message,
                                    RunConfig run_config = {});
 
-    /// Stops a running invocation; false if none has that id.
+    /// Stops a running invocation; false if none has that id. The agent
+    /// unwinds in its own task: wait_stopped() waits for that.
     bool cancel(const std::string& invocation_id);
+    /// Returns once the invocation's agent has stopped (finished, failed or
+    /// cancelled and unwound); at once if no invocation has that id.
+    /// Cancelling the waiter leaves the invocation alone; bound the wait with
+    /// aio::timeout.
+    aio::Coro<> wait_stopped(std::string invocation_id);
     /// Ids of the invocations running now.
     std::vector<std::string> running_invocations() const;
     /// Cancels every running invocation, then closes every toolset of the

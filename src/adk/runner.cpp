@@ -23,6 +23,7 @@ struct Runner::Invocation {
     std::optional<Event> item;    // the event being handed over
     aio::Event ready;             // producer -> consumer: item is set, or done
     aio::Event taken;             // consumer -> producer: ask for the next event
+    aio::Event stopped;           // the task has finished (wait_stopped())
     bool done = false;
     bool cancelled_by_runner = false;
     std::exception_ptr error;
@@ -152,6 +153,7 @@ aio::AsyncGenerator<Event> Runner::run_invocation(std::shared_ptr<Invocation> in
         if (auto i = weak.lock()) {  // also when cancelled before it started
             i->done = true;
             i->ready.set();
+            i->stopped.set();
         }
     });
 
@@ -224,6 +226,14 @@ bool Runner::cancel(const std::string& invocation_id) {
     it->second->cancelled_by_runner = true;
     it->second->task.cancel();
     return true;
+}
+
+aio::Coro<> Runner::wait_stopped(std::string invocation_id) {
+    auto it = invocations_.find(invocation_id);
+    if (it == invocations_.end() || !it->second->task) co_return;
+    std::shared_ptr<Invocation> inv = it->second;  // the invocation may end (and unregister) meanwhile
+    if (inv->task.done()) co_return;
+    co_await inv->stopped.wait();
 }
 
 std::vector<std::string> Runner::running_invocations() const {

@@ -854,6 +854,41 @@ TEST(ApiServer, CancelByInvocationIdEndsTheStream) {
     });
 }
 
+TEST(ApiServer, CancelByIdReachesAnInvocationStartedInProcess) {
+    run_bounded([]() -> aio::Coro<> {
+        Fixture f;
+        co_await f.start();
+        http::Client c;
+        std::string sid = co_await new_session(c, f.base);
+        // A C++ caller runs the app's runner directly: the server has no
+        // stream of its own for it and asks the runner.
+        adk::Runner& runner = f.server.runner("weather");
+        aio::AsyncGenerator<adk::Event> events = runner.run("u1", sid, adk::Content::user("block please"));
+        aio::Task<int> consumer = aio::create_task([&events]() -> aio::Coro<int> {
+            int n = 0;
+            while (std::optional<adk::Event> e = co_await events.next()) ++n;
+            co_return n;
+        });
+        co_await wait_event(f.blocker->started);
+        const std::string id = runner.running_invocations().at(0);
+        Json cancel = {{"invocationId", id}};
+        http::Response answer = co_await call(c, "POST", f.base + "/cancel", cancel.dump());
+        EXPECT_EQ(answer.status, 200) << answer.body;
+        EXPECT_EQ(body_json(answer), Json({{"cancelled", true}, {"stopped", true}, {"invocationId", id}}));
+        EXPECT_EQ(f.blocker->cancelled, 1) << "answered only once the tool had unwound";
+        bool cancelled = false;
+        try {
+            co_await consumer;
+        } catch (const adk::InvocationCancelledError&) {
+            cancelled = true;
+        }
+        EXPECT_TRUE(cancelled);
+        http::Response again = co_await call(c, "POST", f.base + "/cancel", cancel.dump());
+        EXPECT_EQ(again.status, 404);
+        co_await f.server.aclose();
+    });
+}
+
 TEST(ApiServer, CancelInSessionStopsRunBeforeItsFirstEvent) {
     run_bounded([]() -> aio::Coro<> {
         Fixture f;

@@ -97,6 +97,79 @@ TEST(AdkRunnerControl, CancelStopsTheToolAndLeavesAConsistentSession) {
     });
 }
 
+TEST(AdkRunnerControl, WaitStoppedReturnsOnceTheCancelledAgentHasUnwound) {
+    // A tool whose cancellation cleanup itself waits (for `may_finish`).
+    aio::Event started, never, may_finish;
+    bool cleaning = false, cleaned = false;
+    auto slow_cleanup = adk::FunctionTool::make(
+        "work", "Works until cancelled", Json::parse(R"({"type":"object"})"), [&](Json) -> aio::Coro<Json> {
+            started.set();
+            std::exception_ptr cancelled;
+            try {
+                co_await never.wait();
+            } catch (const aio::CancelledError&) {
+                cancelled = std::current_exception();
+                cleaning = true;
+            }
+            if (cancelled) {
+                co_await may_finish.wait();
+                cleaned = true;
+                std::rethrow_exception(cancelled);
+            }
+            co_return Json("done");
+        });
+    auto llm = ScriptedLlm::make({ScriptedReply::call("work", Json::object()), ScriptedReply::say("never")});
+    adk::InMemoryRunner runner(LlmAgent::make({.name = "a", .model = llm, .tools = {slow_cleanup}}), "app");
+    aio::run([&]() -> aio::Coro<> {
+        co_await runner.session_service().create_session("app", "u", Json::object(), "s");
+        aio::AsyncGenerator<Event> events = runner.run("u", "s", Content::user("go"));
+        std::optional<Event> call = co_await events.next();
+        aio::Task<std::optional<Event>> consumer = aio::create_task([&]() -> aio::Coro<std::optional<Event>> {
+            std::optional<Event> e = co_await events.next();
+            co_return e;
+        });
+        co_await started.wait();
+        const std::string id = runner.running_invocations().at(0);
+
+        // Cancelling a waiter leaves the invocation running.
+        aio::Task<void> impatient = aio::create_task(runner.wait_stopped(id));
+        co_await aio::sleep(0s);
+        EXPECT_FALSE(impatient.done());
+        impatient.cancel();
+        bool waiter_cancelled = false;
+        try {
+            co_await impatient;
+        } catch (const aio::CancelledError&) {
+            waiter_cancelled = true;
+        }
+        EXPECT_TRUE(waiter_cancelled);
+        EXPECT_FALSE(cleaning);
+        EXPECT_EQ(runner.running_invocations().size(), 1u);
+
+        // After cancel() the agent is still unwinding: the wait lasts until it has.
+        EXPECT_TRUE(runner.cancel(id));
+        aio::Task<void> waiter = aio::create_task(runner.wait_stopped(id));
+        while (!cleaning) co_await aio::sleep(0s);
+        EXPECT_FALSE(waiter.done());
+        EXPECT_FALSE(cleaned);
+        may_finish.set();
+        co_await aio::wait_for(waiter, 10s);
+        EXPECT_TRUE(cleaned);
+        bool invocation_cancelled = false;
+        try {
+            co_await consumer;
+        } catch (const adk::InvocationCancelledError&) {
+            invocation_cancelled = true;
+        }
+        EXPECT_TRUE(invocation_cancelled);
+
+        // No such invocation (any more): at once.
+        co_await aio::timeout(10s, runner.wait_stopped(id));
+        co_await aio::timeout(10s, runner.wait_stopped("e-unknown"));
+        EXPECT_EQ(live_tasks_besides(*aio::current_task()), 0u);
+    });
+}
+
 TEST(AdkRunnerControl, ACancelledConsumerCancelsTheWholeInvocation) {
     Gate gate;
     // A parallel agent whose two children both block in tools.

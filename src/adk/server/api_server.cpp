@@ -1266,16 +1266,12 @@ aio::Coro<void> ApiServer::Impl::cancel_by_id(ServerRequest& r, ResponseWriter& 
             break;
         }
     if (!owner) throw ApiError(404, "no running invocation '" + *id + "'");
-    // The runner has no completion signal by id: poll until it is gone.
-    bool stopped = false;
-    aio::Clock::time_point deadline = aio::get_running_loop().time() + options_.cancel_wait;
-    while (aio::get_running_loop().time() < deadline) {
-        std::vector<std::string> running = owner->running_invocations();
-        if (std::find(running.begin(), running.end(), *id) == running.end()) {
-            stopped = true;
-            break;
-        }
-        co_await aio::sleep(std::chrono::milliseconds(2));
+    bool stopped = true;
+    try {
+        aio::Coro<> bounded = aio::timeout(options_.cancel_wait, owner->wait_stopped(*id));
+        co_await std::move(bounded);
+    } catch (const aio::TimeoutError&) {
+        stopped = false;
     }
     Json answer = Json::object();
     answer["cancelled"] = true;
