@@ -876,13 +876,9 @@ TEST(ApiServer, CancelByIdReachesAnInvocationStartedInProcess) {
         EXPECT_EQ(answer.status, 200) << answer.body;
         EXPECT_EQ(body_json(answer), Json({{"cancelled", true}, {"stopped", true}, {"invocationId", id}}));
         EXPECT_EQ(f.blocker->cancelled, 1) << "answered only once the tool had unwound";
-        bool cancelled = false;
-        try {
-            co_await consumer;
-        } catch (const adk::InvocationCancelledError&) {
-            cancelled = true;
-        }
-        EXPECT_TRUE(cancelled);
+        std::exception_ptr consumer_failure = co_await aio_test::failure_of(std::move(consumer));
+        EXPECT_TRUE(aio_test::holds<adk::InvocationCancelledError>(consumer_failure))
+            << aio_test::describe(consumer_failure);
         http::Response again = co_await call(c, "POST", f.base + "/cancel", cancel.dump());
         EXPECT_EQ(again.status, 404);
         co_await f.server.aclose();

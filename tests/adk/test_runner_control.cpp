@@ -136,13 +136,8 @@ TEST(AdkRunnerControl, WaitStoppedReturnsOnceTheCancelledAgentHasUnwound) {
         co_await aio::sleep(0s);
         EXPECT_FALSE(impatient.done());
         impatient.cancel();
-        bool waiter_cancelled = false;
-        try {
-            co_await impatient;
-        } catch (const aio::CancelledError&) {
-            waiter_cancelled = true;
-        }
-        EXPECT_TRUE(waiter_cancelled);
+        std::exception_ptr waiter_failure = co_await aio_test::failure_of(std::move(impatient));
+        EXPECT_TRUE(aio_test::holds<aio::CancelledError>(waiter_failure)) << aio_test::describe(waiter_failure);
         EXPECT_FALSE(cleaning);
         EXPECT_EQ(runner.running_invocations().size(), 1u);
 
@@ -155,13 +150,9 @@ TEST(AdkRunnerControl, WaitStoppedReturnsOnceTheCancelledAgentHasUnwound) {
         may_finish.set();
         co_await aio::wait_for(waiter, 10s);
         EXPECT_TRUE(cleaned);
-        bool invocation_cancelled = false;
-        try {
-            co_await consumer;
-        } catch (const adk::InvocationCancelledError&) {
-            invocation_cancelled = true;
-        }
-        EXPECT_TRUE(invocation_cancelled);
+        std::exception_ptr consumer_failure = co_await aio_test::failure_of(std::move(consumer));
+        EXPECT_TRUE(aio_test::holds<adk::InvocationCancelledError>(consumer_failure))
+            << aio_test::describe(consumer_failure);
 
         // No such invocation (any more): at once.
         co_await aio::timeout(10s, runner.wait_stopped(id));
