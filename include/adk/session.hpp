@@ -3,9 +3,9 @@
 //
 // A Session is a value: get_session() hands out a copy, and the copy is what
 // an invocation works on. Copies are cheap: the events are an adk::EventList,
-// shared by the store and every copy, never copied (adk/event_list.hpp). append_event(session, event) persists the event
-// and applies its state_delta to the stored session *and* to the caller's
-// copy:
+// shared by the store and every copy, never copied (adk/event_list.hpp).
+// append_event(session, event) persists the event and applies its
+// state_delta to the stored session *and* to the caller's copy:
 //   - `app:k` / `user:k` go to the app-wide / per-user state (shared by all
 //     sessions; merged back, prefixed, by get_session),
 //   - `temp:k` is applied to the caller's copy only (visible for the rest of
@@ -128,9 +128,8 @@ void apply_appended_event(Session& copy, const Event& event, std::uint64_t new_v
 void apply_appended_event(Session& copy, std::shared_ptr<const Event> event, std::uint64_t new_version);
 
 /// Applies GetSessionConfig to events in order: after_timestamp first (keep
-/// timestamp >= it), then num_recent_events (keep the last N).
-void filter_events(std::vector<Event>& events, const GetSessionConfig& config);
-/// The same for a session's list; the events kept stay shared.
+/// timestamp >= it), then num_recent_events (keep the last N). The events
+/// kept stay shared.
 void filter_events(EventList& events, const GetSessionConfig& config);
 
 /// ADK's BaseSessionService; every method is a coroutine.

@@ -104,15 +104,6 @@ void apply_appended_event(Session& copy, const Event& event, std::uint64_t new_v
     apply_appended_event(copy, std::make_shared<const Event>(event), new_version);
 }
 
-void filter_events(std::vector<Event>& events, const GetSessionConfig& config) {
-    if (config.after_timestamp) {
-        double t = *config.after_timestamp;
-        std::erase_if(events, [t](const Event& e) { return e.timestamp < t; });
-    }
-    if (config.num_recent_events && events.size() > *config.num_recent_events)
-        events.erase(events.begin(), events.end() - static_cast<std::ptrdiff_t>(*config.num_recent_events));
-}
-
 void filter_events(EventList& events, const GetSessionConfig& config) {
     if (config.after_timestamp) {
         const double t = *config.after_timestamp;

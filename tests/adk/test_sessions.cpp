@@ -251,7 +251,7 @@ TEST(AdkSessionRules, ApplyAppendedEventUpdatesTheCopy) {
 }
 
 TEST(AdkSessionRules, FilterEventsTimestampThenCount) {
-    std::vector<Event> events;
+    adk::EventList events;
     for (int i = 1; i <= 5; ++i) events.push_back(kv("i", i, 100.0 + i));
     adk::GetSessionConfig config;
     config.after_timestamp = 102.0;
