@@ -534,6 +534,20 @@ std::string session_key(const std::string& app, const std::string& user, const s
     return app + '\x1f' + user + '\x1f' + session;
 }
 
+/// Awaits `waiting` (a Coro<>, or a callable returning one, as aio::timeout
+/// takes) for at most `limit`: whether it finished in time.
+template <class Body>
+aio::Coro<bool> finished_within(std::chrono::milliseconds limit, Body waiting) {
+    bool finished = true;
+    try {
+        aio::Coro<> bounded = aio::timeout(limit, std::move(waiting));
+        co_await std::move(bounded);
+    } catch (const aio::TimeoutError&) {
+        finished = false;
+    }
+    co_return finished;
+}
+
 }  // namespace
 
 // --- the implementation ---------------------------------------------------------------
@@ -1062,15 +1076,10 @@ bool ApiServer::Impl::request_cancel(ActiveRun& run) {
 }
 
 aio::Coro<bool> ApiServer::Impl::wait_finished(std::shared_ptr<ActiveRun> run) {
-    bool stopped = true;
     auto waiting = [run]() -> aio::Coro<> { co_await run->finished.wait(); };
-    try {
-        aio::Coro<> bounded = aio::timeout(options_.cancel_wait, std::move(waiting));
-        co_await std::move(bounded);
-    } catch (const aio::TimeoutError&) {
-        stopped = false;
-    }
-    co_return stopped;
+    aio::Coro<bool> bounded = finished_within(options_.cancel_wait, std::move(waiting));
+    const bool finished = co_await std::move(bounded);
+    co_return finished;
 }
 
 std::shared_ptr<ApiServer::Impl::ActiveRun> ApiServer::Impl::find_run(const std::string& invocation_id) const {
@@ -1266,13 +1275,8 @@ aio::Coro<void> ApiServer::Impl::cancel_by_id(ServerRequest& r, ResponseWriter& 
             break;
         }
     if (!owner) throw ApiError(404, "no running invocation '" + *id + "'");
-    bool stopped = true;
-    try {
-        aio::Coro<> bounded = aio::timeout(options_.cancel_wait, owner->wait_stopped(*id));
-        co_await std::move(bounded);
-    } catch (const aio::TimeoutError&) {
-        stopped = false;
-    }
+    aio::Coro<bool> bounded = finished_within(options_.cancel_wait, owner->wait_stopped(*id));
+    const bool stopped = co_await std::move(bounded);
     Json answer = Json::object();
     answer["cancelled"] = true;
     answer["stopped"] = stopped;
