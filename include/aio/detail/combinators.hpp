@@ -58,7 +58,6 @@ private:
     std::optional<Clock::duration> delay_;
 };
 
-
 /// Cancels a task or a future through its type-erased core.
 inline bool cancel_core(CompletionCore* core, const std::string& msg) {
     if (auto* t = dynamic_cast<TaskCore*>(core)) return t->cancel(msg);
